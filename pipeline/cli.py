@@ -1,0 +1,131 @@
+"""`tts-pipeline`: the command line for operators (build a demo corpus, run the pipeline)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def _demo_corpus(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from pipeline.demo_corpus import build_demo_corpus
+
+    with tqdm(total=args.sentences, unit="utt", desc="demo corpus") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        summary = build_demo_corpus(
+            args.out, sentences=args.sentences, seed=args.seed, progress=progress
+        )
+    print(
+        f"demo corpus: {summary.utterances} utterances, "
+        f"{summary.total_audio_seconds / 60:.1f} min of audio in {summary.wall_seconds:.1f} s "
+        f"-> {os.path.abspath(args.out)}"
+    )
+    return 0
+
+
+def _print_summary(summary: dict) -> None:
+    for name, entry in summary["components"].items():
+        figures = []
+        if "examples" in entry:
+            figures.append(f"examples {entry['examples']}")
+        if "quarantined" in entry:
+            figures.append(f"quarantined {entry['quarantined']} {entry['quarantined_by_reason']}")
+        if "anomaly_count" in entry:
+            figures.append(f"anomalies {entry['anomaly_count']}")
+        wall = f"{entry['wall_s']:.1f} s" if "wall_s" in entry else ""
+        print(f"  {name:<18} {entry['status']:<9} {wall:>8}  {'; '.join(figures)}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from absl import logging
+
+    from pipeline import configs
+    from pipeline.local_runner import UnusableCorpusError, run_pipeline
+
+    logging.set_verbosity(logging.INFO)
+    ingest = configs.IngestConfig(
+        eval_fraction=args.eval_fraction, max_duration_s=args.max_duration_s
+    )
+    beam_args = args.beam_pipeline_args.split() if args.beam_pipeline_args else None
+    try:
+        configs.resolve_stage(args.until)
+        summary = run_pipeline(
+            data_root=args.data,
+            output_dir=args.output,
+            until=args.until,
+            ingest=ingest,
+            schema_path=args.schema,
+            beam_pipeline_args=beam_args,
+            enable_cache=not args.no_cache,
+        )
+    except (UnusableCorpusError, ValueError, FileNotFoundError) as error:
+        print(f"tts-pipeline run: {error}", file=sys.stderr)
+        _maybe_print_summary(args.output)
+        return 2
+    except Exception as error:  # a stage failed: the summary says which
+        print(f"tts-pipeline run: failed: {type(error).__name__}: {error}", file=sys.stderr)
+        _maybe_print_summary(args.output)
+        return 1
+    print(f"run complete: {os.path.join(summary['output_dir'], configs.RUN_SUMMARY_FILE)}")
+    _print_summary(summary)
+    return 0
+
+
+def _maybe_print_summary(output_dir: str) -> None:
+    from pipeline import configs
+
+    path = os.path.join(output_dir, configs.RUN_SUMMARY_FILE)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            _print_summary(json.load(handle))
+        print(f"run summary: {path}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tts-pipeline", description="A TFX pipeline from a speech corpus to a voice."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser(
+        "demo-corpus", help="synthesise a reproducible LJSpeech-layout corpus offline"
+    )
+    demo.add_argument("out", help="output directory (created)")
+    demo.add_argument("--sentences", type=int, default=200)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=_demo_corpus)
+
+    run = commands.add_parser("run", help="run the pipeline with LocalDagRunner")
+    run.add_argument("--data", required=True, help="corpus directory (LJSpeech layout)")
+    run.add_argument("--output", required=True, help="pipeline root, ML Metadata and summary")
+    run.add_argument(
+        "--until", default=None, help="stop after this stage (e.g. transform); default: all"
+    )
+    run.add_argument("--eval-fraction", type=float, default=0.1)
+    run.add_argument("--max-duration-s", type=float, default=20.0)
+    run.add_argument(
+        "--schema", default=None, help="a saved schema.pbtxt to validate against (drift check)"
+    )
+    run.add_argument(
+        "--beam-pipeline-args",
+        default=None,
+        help="Beam arguments as one string, e.g. '--runner=DataflowRunner --project=...'",
+    )
+    run.add_argument("--no-cache", action="store_true", help="re-execute every component")
+    run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

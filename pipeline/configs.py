@@ -1,0 +1,49 @@
+"""Pipeline defaults: names, the stage order, and the Beam arguments used on one machine."""
+
+from __future__ import annotations
+
+import dataclasses
+
+PIPELINE_NAME = "tts-pipeline"
+METADATA_FILE = "metadata.sqlite"
+RUN_SUMMARY_FILE = "run_summary.json"
+
+# Component ids in DAG order; `--until` takes any of them in lower case.
+STAGES = (
+    "AudioExampleGen",
+    "StatisticsGen",
+    "SchemaGen",
+    "ExampleValidator",
+    "Transform",
+)
+STAGE_ALIASES = {"examplegen": "AudioExampleGen", "importschemagen": "SchemaGen"}
+
+PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+
+# In-memory DirectRunner: on 2 cores, multi-processing's start-up costs more than it buys
+# for the small demo corpus. Dataflow/Flink/Spark arguments replace these at scale.
+DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+
+
+@dataclasses.dataclass
+class IngestConfig:
+    """What AudioExampleGen accepts; rows outside these limits are quarantined."""
+
+    eval_fraction: float = 0.1
+    min_duration_s: float = 0.3
+    max_duration_s: float = 20.0
+    silence_rms_db: float = -60.0
+    max_clipped_fraction: float = 0.001
+
+
+def resolve_stage(name: str | None) -> str:
+    """`transform` -> `Transform`; an unknown stage names the valid ones."""
+    if name is None:
+        return STAGES[-1]
+    key = name.strip().lower()
+    by_lower = {stage.lower(): stage for stage in STAGES}
+    by_lower.update(STAGE_ALIASES)
+    if key not in by_lower:
+        valid = ", ".join(stage.lower() for stage in STAGES)
+        raise ValueError(f"unknown stage {name!r}; stages are: {valid}")
+    return by_lower[key]

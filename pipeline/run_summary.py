@@ -1,0 +1,169 @@
+"""run_summary.json: what each component of the latest run did, read back from ML Metadata.
+
+Operators read one file per run: per component its status (complete, cached, failed, not
+run), wall time, output URIs and the figures that matter (examples per split, quarantine
+per reason, anomalies, audio throughput).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+
+# Components whose work scales with the audio: their throughput is worth a figure.
+_READS_EVERY_EXAMPLE = ("AudioExampleGen", "StatisticsGen", "Transform")
+
+_STATES = {
+    metadata_store_pb2.Execution.COMPLETE: "complete",
+    metadata_store_pb2.Execution.CACHED: "cached",
+    metadata_store_pb2.Execution.FAILED: "failed",
+    metadata_store_pb2.Execution.RUNNING: "running",
+    metadata_store_pb2.Execution.NEW: "new",
+    metadata_store_pb2.Execution.CANCELED: "canceled",
+}
+
+
+def _props(artifact: metadata_store_pb2.Artifact) -> dict[str, Any]:
+    values = {}
+    for name, value in artifact.custom_properties.items():
+        kind = value.WhichOneof("value")
+        if kind in ("int_value", "double_value", "string_value"):
+            values[name] = getattr(value, kind)
+    return values
+
+
+def _latest_run_context(store: mlmd.MetadataStore, pipeline_name: str):
+    runs = [
+        context
+        for context in store.get_contexts_by_type("pipeline_run")
+        if any(
+            parent.name == pipeline_name
+            for parent in store.get_parent_contexts_by_context(context.id)
+        )
+    ] or list(store.get_contexts_by_type("pipeline_run"))
+    return max(runs, key=lambda context: context.id) if runs else None
+
+
+def _node_id(store: mlmd.MetadataStore, execution_id: int, node_type_id: int) -> str:
+    """Node contexts are named `<pipeline>.<component id>`."""
+    for context in store.get_contexts_by_execution(execution_id):
+        if context.type_id == node_type_id:
+            return context.name.split(".", 1)[-1]
+    return "unknown"
+
+
+def _outputs(store: mlmd.MetadataStore, execution_id: int) -> dict[str, list]:
+    by_key: dict[str, list] = {}
+    events = store.get_events_by_execution_ids([execution_id])
+    output_events = [
+        e
+        for e in events
+        if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+    ]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in output_events])}
+    for event in output_events:
+        key = event.path.steps[0].key if event.path.steps else "output"
+        by_key.setdefault(key, []).append(artifacts[event.artifact_id])
+    return by_key
+
+
+def _anomalies(artifact: metadata_store_pb2.Artifact) -> dict[str, Any]:
+    """Per split: the features with anomalies and TFDV's short description of each."""
+    found = {}
+    split_names = artifact.properties.get("split_names") or artifact.custom_properties.get(
+        "split_names"
+    )
+    names = artifact_utils.decode_split_names(split_names.string_value) if split_names else []
+    for split in names:
+        path = os.path.join(artifact.uri, f"Split-{split}", "SchemaDiff.pb")
+        if not fileio.exists(path):
+            continue
+        anomalies = anomalies_pb2.Anomalies()
+        with fileio.open(path, "rb") as handle:
+            anomalies.ParseFromString(handle.read())
+        found[split] = {
+            name: info.short_description or info.description
+            for name, info in sorted(anomalies.anomaly_info.items())
+        }
+    return found
+
+
+def _figures(node_id: str, outputs: dict[str, list]) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    if "examples" in outputs and node_id == "AudioExampleGen":
+        props = _props(outputs["examples"][0])
+        figures["examples"] = {
+            k.removeprefix("num_examples_"): v
+            for k, v in props.items()
+            if k.startswith("num_examples_")
+        }
+        figures["audio_seconds"] = {
+            k.removeprefix("audio_seconds_"): round(v, 3)
+            for k, v in props.items()
+            if k.startswith("audio_seconds_")
+        }
+    if "quarantine" in outputs:
+        quarantine = outputs["quarantine"][0]
+        props = _props(quarantine)
+        figures["quarantined"] = props.get("total", 0)
+        figures["quarantined_by_reason"] = json.loads(props.get("reason_counts", "{}"))
+        figures["quarantine_file"] = os.path.join(quarantine.uri, "quarantine.jsonl")
+    if "anomalies" in outputs:
+        anomalies = _anomalies(outputs["anomalies"][0])
+        figures["anomalies"] = anomalies
+        figures["anomaly_count"] = sum(len(v) for v in anomalies.values())
+    if "schema" in outputs:
+        figures["schema_file"] = os.path.join(outputs["schema"][0].uri, "schema.pbtxt")
+    return figures
+
+
+def build_run_summary(
+    metadata_path: str, pipeline_name: str, planned: list[str], error: str | None = None
+) -> dict[str, Any]:
+    """The summary of the latest run of `pipeline_name` in the SQLite MLMD at metadata_path."""
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = metadata_path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = mlmd.MetadataStore(config)
+    run = _latest_run_context(store, pipeline_name)
+    components: dict[str, Any] = {name: {"status": "not run"} for name in planned}
+    if run is not None:
+        node_type_id = store.get_context_type("node").id
+        for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
+            node_id = _node_id(store, execution.id, node_type_id)
+            outputs = _outputs(store, execution.id)
+            wall_s = (
+                execution.last_update_time_since_epoch - execution.create_time_since_epoch
+            ) / 1000.0
+            entry = {
+                "status": _STATES.get(execution.last_known_state, "unknown"),
+                "wall_s": round(wall_s, 2),
+                "outputs": {key: [a.uri for a in arts] for key, arts in outputs.items()},
+            }
+            entry.update(_figures(node_id, outputs))
+            components[node_id] = entry
+    audio_s = sum(components.get("AudioExampleGen", {}).get("audio_seconds", {}).values())
+    for name in _READS_EVERY_EXAMPLE:
+        entry = components.get(name, {})
+        if entry.get("status") == "complete" and audio_s and entry.get("wall_s"):
+            entry["audio_seconds_per_wall_second"] = round(audio_s / entry["wall_s"], 2)
+    return {
+        "pipeline": pipeline_name,
+        "run_id": run.name if run is not None else None,
+        "status": "failed" if error else "complete",
+        "error": error,
+        "components": components,
+    }
+
+
+def write_run_summary(summary: dict[str, Any], path: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(summary, handle, indent=2, sort_keys=False)
+        handle.write("\n")
