@@ -6,6 +6,8 @@ CLI := $(VENV)/bin/tts-pipeline
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_run
 DEMO_SENTENCES ?= 200
+DEMO_MODEL ?= attention
+DEMO_STEPS ?= 200
 
 # Python 3.10: pyenv's global shim for python3.10 fails when 3.11 is global, so ask
 # pyenv for the real interpreter first and fall back to a plain python3.10.
@@ -28,7 +30,11 @@ $(STAMP): pyproject.toml constraints/lock.txt
 
 demo: install
 	$(CLI) demo-corpus $(DEMO_DIR)/corpus --sentences $(DEMO_SENTENCES) --seed 0
-	$(CLI) run --data $(DEMO_DIR)/corpus --output $(DEMO_DIR)/output
+	$(CLI) run --data $(DEMO_DIR)/corpus --output $(DEMO_DIR)/output \
+		--model $(DEMO_MODEL) --preset small --train-steps $(DEMO_STEPS)
+	$(CLI) synthesize --model-dir $(DEMO_DIR)/output -o $(DEMO_DIR)/demo.wav \
+		"The quick brown fox paid \$$3.50 for 2 tickets on May 5th, 1999."
+	@echo "run summary: $(DEMO_DIR)/output/run_summary.json; audio: $(DEMO_DIR)/demo.wav"
 
 test: install
 	$(PY) -m pytest -q -m "not e2e" tests

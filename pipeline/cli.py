@@ -38,6 +38,22 @@ def _print_summary(summary: dict) -> None:
             figures.append(f"quarantined {entry['quarantined']} {entry['quarantined_by_reason']}")
         if "anomaly_count" in entry:
             figures.append(f"anomalies {entry['anomaly_count']}")
+        if "blessed" in entry:
+            figures.append(
+                ("BLESSED: " if entry["blessed"] else "NOT BLESSED: ")
+                + str(entry.get("blessing_message"))
+            )
+        if "pushed" in entry:
+            figures.append(
+                f"pushed to {entry['pushed_destination']}" if entry["pushed"] else "not pushed"
+            )
+        if "training" in entry:
+            training = entry["training"]
+            loss = training["final"].get("loss")
+            figures.append(
+                f"{training['model']}/{training['preset']} {training['steps']} steps at "
+                f"{training['steps_per_second']} steps/s, final loss {loss}"
+            )
         wall = f"{entry['wall_s']:.1f} s" if "wall_s" in entry else ""
         print(f"  {name:<18} {entry['status']:<9} {wall:>8}  {'; '.join(figures)}")
 
@@ -53,6 +69,12 @@ def _run(args: argparse.Namespace) -> int:
         eval_fraction=args.eval_fraction, max_duration_s=args.max_duration_s
     )
     beam_args = args.beam_pipeline_args.split() if args.beam_pipeline_args else None
+    trainer = {"model": args.model, "preset": args.preset}
+    evaluation = configs.EvaluationConfig(baseline_tolerance=args.baseline_tolerance)
+    if args.thresholds:
+        evaluation.thresholds = json.loads(args.thresholds)
+    if args.batch_size:
+        trainer["batch_size"] = args.batch_size
     try:
         configs.resolve_stage(args.until)
         summary = run_pipeline(
@@ -61,6 +83,12 @@ def _run(args: argparse.Namespace) -> int:
             until=args.until,
             ingest=ingest,
             schema_path=args.schema,
+            trainer=trainer,
+            train_steps=args.train_steps,
+            allow_anomalies=args.allow_anomalies,
+            evaluation=evaluation,
+            model_name=args.model_name,
+            push_dir=args.push_dir,
             beam_pipeline_args=beam_args,
             enable_cache=not args.no_cache,
         )
@@ -85,6 +113,22 @@ def _maybe_print_summary(output_dir: str) -> None:
         with open(path, encoding="utf-8") as handle:
             _print_summary(json.load(handle))
         print(f"run summary: {path}", file=sys.stderr)
+
+
+def _synthesize(args: argparse.Namespace) -> int:
+    from pipeline.synthesize import synthesize, write_wav
+
+    if not args.text.strip():
+        print("tts-pipeline synthesize: the text is empty", file=sys.stderr)
+        return 2
+    try:
+        waves, sample_rate = synthesize(args.model_dir, [args.text])
+    except FileNotFoundError as error:
+        print(f"tts-pipeline synthesize: {error}", file=sys.stderr)
+        return 2
+    write_wav(args.output, waves[0], sample_rate)
+    print(f"{args.output}: {len(waves[0]) / sample_rate:.2f} s at {sample_rate} Hz")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,8 +161,37 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Beam arguments as one string, e.g. '--runner=DataflowRunner --project=...'",
     )
+    run.add_argument("--model", choices=("mlp", "attention", "tacotron2"), default="tacotron2")
+    run.add_argument("--preset", choices=("small", "base"), default="small")
+    run.add_argument("--train-steps", type=int, default=200)
+    run.add_argument("--batch-size", type=int, default=None, help="per replica")
+    run.add_argument(
+        "--allow-anomalies", action="store_true", help="train even if the data has anomalies"
+    )
+    run.add_argument("--model-name", default=None, help="served name (default: the model)")
+    run.add_argument("--push-dir", default=None, help="push base (default: OUTPUT/serving)")
+    run.add_argument(
+        "--thresholds",
+        default=None,
+        help="blessing ceilings as JSON {metric: max}; default: mcd_db 30, length_error 0.7, "
+        "non_stopping_share 0.5",
+    )
+    run.add_argument(
+        "--baseline-tolerance",
+        type=float,
+        default=0.05,
+        help="how much worse than the blessed baseline a candidate may be (0.05 = 5%%)",
+    )
     run.add_argument("--no-cache", action="store_true", help="re-execute every component")
     run.set_defaults(func=_run)
+
+    synth = commands.add_parser("synthesize", help="text to wav with an exported voice")
+    synth.add_argument("text")
+    synth.add_argument(
+        "--model-dir", required=True, help="SavedModel dir or TF Serving base <base>/<name>"
+    )
+    synth.add_argument("-o", "--output", default="out.wav")
+    synth.set_defaults(func=_synthesize)
     return parser
 
 

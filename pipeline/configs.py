@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from components.tts_evaluator.blessing import DEFAULT_THRESHOLDS
+
 PIPELINE_NAME = "tts-pipeline"
 METADATA_FILE = "metadata.sqlite"
 RUN_SUMMARY_FILE = "run_summary.json"
@@ -14,15 +16,36 @@ STAGES = (
     "StatisticsGen",
     "SchemaGen",
     "ExampleValidator",
+    "AnomalyGate",
     "Transform",
+    "Trainer",
+    "Evaluator",
+    "Pusher",
 )
-STAGE_ALIASES = {"examplegen": "AudioExampleGen", "importschemagen": "SchemaGen"}
+STAGE_ALIASES = {
+    "examplegen": "AudioExampleGen",
+    "importschemagen": "SchemaGen",
+    "ttsevaluator": "Evaluator",
+}
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+RUN_FN = "models.model.run_fn"
+DEFAULT_TRAIN_STEPS = 200
+EVAL_STEPS = 1  # the Trainer's own validation pass; TTSEvaluator measures held-out speech
 
 # In-memory DirectRunner: on 2 cores, multi-processing's start-up costs more than it buys
 # for the small demo corpus. Dataflow/Flink/Spark arguments replace these at scale.
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+
+
+@dataclasses.dataclass
+class EvaluationConfig:
+    """How the TTSEvaluator blesses: absolute ceilings, then no regression past tolerance."""
+
+    thresholds: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    baseline_tolerance: float = 0.05
+    max_utterances: int = 0  # 0: the whole eval split
+    report_samples: int = 3
 
 
 @dataclasses.dataclass

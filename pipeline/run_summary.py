@@ -13,9 +13,8 @@ from typing import Any
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
-from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tfx.dsl.io import fileio
-from tfx.types import artifact_utils
+
+from components.anomaly_gate.executor import read_anomalies
 
 # Components whose work scales with the audio: their throughput is worth a figure.
 _READS_EVERY_EXAMPLE = ("AudioExampleGen", "StatisticsGen", "Transform")
@@ -75,24 +74,11 @@ def _outputs(store: mlmd.MetadataStore, execution_id: int) -> dict[str, list]:
 
 
 def _anomalies(artifact: metadata_store_pb2.Artifact) -> dict[str, Any]:
-    """Per split: the features with anomalies and TFDV's short description of each."""
-    found = {}
+    """Per split: the features with anomalies and TFDV's description of each."""
     split_names = artifact.properties.get("split_names") or artifact.custom_properties.get(
         "split_names"
     )
-    names = artifact_utils.decode_split_names(split_names.string_value) if split_names else []
-    for split in names:
-        path = os.path.join(artifact.uri, f"Split-{split}", "SchemaDiff.pb")
-        if not fileio.exists(path):
-            continue
-        anomalies = anomalies_pb2.Anomalies()
-        with fileio.open(path, "rb") as handle:
-            anomalies.ParseFromString(handle.read())
-        found[split] = {
-            name: info.short_description or info.description
-            for name, info in sorted(anomalies.anomaly_info.items())
-        }
-    return found
+    return read_anomalies(artifact.uri, split_names.string_value) if split_names else {}
 
 
 def _figures(node_id: str, outputs: dict[str, list]) -> dict[str, Any]:
@@ -119,6 +105,29 @@ def _figures(node_id: str, outputs: dict[str, list]) -> dict[str, Any]:
         anomalies = _anomalies(outputs["anomalies"][0])
         figures["anomalies"] = anomalies
         figures["anomaly_count"] = sum(len(v) for v in anomalies.values())
+    if "model_run" in outputs:
+        summary_path = os.path.join(outputs["model_run"][0].uri, "training_summary.json")
+        if os.path.exists(summary_path):
+            with open(summary_path, encoding="utf-8") as handle:
+                training = json.load(handle)
+            training.pop("history", None)
+            figures["training"] = training
+            figures["tensorboard_logdir"] = outputs["model_run"][0].uri
+    if "model" in outputs:
+        figures["serving_model_dir"] = os.path.join(outputs["model"][0].uri, "Format-Serving")
+    if "evaluation" in outputs:
+        props = _props(outputs["evaluation"][0])
+        figures["metrics"] = json.loads(props.get("metrics", "{}"))
+        figures["report"] = props.get("report")
+    if "blessing" in outputs:
+        props = _props(outputs["blessing"][0])
+        figures["blessed"] = bool(props.get("blessed", 0))
+        figures["blessing_message"] = props.get("blessing_message")
+        figures["baseline_model"] = props.get("baseline_model")
+    if "pushed_model" in outputs:
+        props = _props(outputs["pushed_model"][0])
+        figures["pushed"] = bool(props.get("pushed", 0))
+        figures["pushed_destination"] = props.get("pushed_destination")
     if "schema" in outputs:
         figures["schema_file"] = os.path.join(outputs["schema"][0].uri, "schema.pbtxt")
     return figures

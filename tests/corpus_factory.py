@@ -7,6 +7,7 @@ import os
 import numpy as np
 import soundfile as sf
 
+from pipeline import configs
 from pipeline.demo_corpus import build_demo_corpus
 
 # id -> the reason AudioExampleGen must give for it.
@@ -23,6 +24,8 @@ BROKEN_ROWS = {
     None: "malformed_line",
 }
 MAX_DURATION_S = 12.0  # tests run with this limit so "too long" stays a small file
+GOOD = 10  # good rows in the shared end-to-end corpus
+INGEST = configs.IngestConfig(eval_fraction=0.3, max_duration_s=MAX_DURATION_S)
 
 
 def _tone(seconds: float, rate: int = 22050, amplitude: float = 0.3) -> np.ndarray:

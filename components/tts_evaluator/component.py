@@ -1,0 +1,116 @@
+"""TTSEvaluator: held-out speech metrics, an HTML report, and a ModelBlessing for the Pusher.
+
+Example:
+
+    baseline = Resolver(
+        strategy_class=LatestBlessedModelOfNameStrategy,
+        config={"model_name": "tacotron2"},
+        model=Channel(type=Model),
+        model_blessing=Channel(type=ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = TTSEvaluator(
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"],
+        model_name="tacotron2",
+        thresholds={"mcd_db": 12.0, "non_stopping_share": 0.1},
+    )
+    pusher = Pusher(model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+                    push_destination=...)
+
+TFMA's metrics are for classifiers and regressors; speech is judged here on MCD (DTW),
+mel L1, length ratio, tacotron2's stopping and alignment, and real-time factor.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+    LatestBlessedModelStrategy,
+)
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from components.tts_evaluator import blessing, executor
+
+
+class TTSEvaluatorSpec(ComponentSpec):
+    PARAMETERS = {
+        "model_name": ExecutionParameter(type=str),
+        "thresholds": ExecutionParameter(type=str),
+        "baseline_tolerance": ExecutionParameter(type=float),
+        "max_utterances": ExecutionParameter(type=int),
+        "report_samples": ExecutionParameter(type=int),
+        "griffin_lim_iterations": ExecutionParameter(type=int),
+    }
+    INPUTS = {
+        "examples": ChannelParameter(type=standard_artifacts.Examples),
+        "transform_graph": ChannelParameter(type=standard_artifacts.TransformGraph),
+        "model": ChannelParameter(type=standard_artifacts.Model),
+        "baseline_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
+    }
+    OUTPUTS = {
+        "evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        "blessing": ChannelParameter(type=standard_artifacts.ModelBlessing),
+    }
+
+
+class TTSEvaluator(base_component.BaseComponent):
+    """Evaluates a trained voice on held-out speech and blesses it, or says why not."""
+
+    SPEC_CLASS = TTSEvaluatorSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(
+        self,
+        examples: types.BaseChannel,
+        transform_graph: types.BaseChannel,
+        model: types.BaseChannel,
+        model_name: str,
+        baseline_model: types.BaseChannel | None = None,
+        thresholds: dict[str, float] | None = None,
+        baseline_tolerance: float = 0.05,
+        max_utterances: int = 0,
+        report_samples: int = 3,
+        griffin_lim_iterations: int = 32,
+    ):
+        spec = TTSEvaluatorSpec(
+            examples=examples,
+            transform_graph=transform_graph,
+            model=model,
+            baseline_model=baseline_model,
+            model_name=model_name,
+            thresholds=json.dumps(thresholds or blessing.DEFAULT_THRESHOLDS, sort_keys=True),
+            baseline_tolerance=float(baseline_tolerance),
+            max_utterances=int(max_utterances),
+            report_samples=int(report_samples),
+            griffin_lim_iterations=int(griffin_lim_iterations),
+            evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+            blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+        )
+        super().__init__(spec=spec)
+
+
+class LatestBlessedModelOfNameStrategy(LatestBlessedModelStrategy):
+    """TFX's latest-blessed-model resolution, restricted to blessings of one served name.
+
+    One pipeline trains several voices (`--model-name`); each is compared only with the
+    last blessed model that was served under its own name.
+    """
+
+    def __init__(self, model_name: str):
+        self._model_name = model_name
+
+    def _resolve(self, input_dict, model_channel_key, model_blessing_channel_key):
+        input_dict = dict(input_dict)
+        input_dict[model_blessing_channel_key] = [
+            b
+            for b in input_dict[model_blessing_channel_key]
+            if b.has_custom_property("model_name")
+            and b.get_string_custom_property("model_name") == self._model_name
+        ]
+        return super()._resolve(input_dict, model_channel_key, model_blessing_channel_key)

@@ -1,0 +1,147 @@
+"""TTSEvaluator's work: held-out speech metrics for the candidate (and the blessed baseline),
+the report, and a real ModelBlessing that gates the stock Pusher."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from absl import logging
+from tfx.components.evaluator import constants as evaluator_constants
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import io_utils, path_utils
+
+from components.tts_evaluator import blessing, report
+from models import data, features, registry
+from models.evaluation import evaluate_model, summarize
+from models.model import keras_model_path
+from models.vocoder import griffin_lim
+
+EVAL_BATCH = 8
+
+
+def read_voice(model_uri: str) -> dict:
+    """The voice description the Trainer exported beside the SavedModel."""
+    path = os.path.join(path_utils.serving_model_path(model_uri), "assets", "voice.json")
+    return json.loads(io_utils.read_string_file(path))
+
+
+def load_keras_model(model_uri: str):
+    registry.model_class(read_voice(model_uri)["model"])  # registers the family's classes
+    return keras.saving.load_model(keras_model_path(path_utils.serving_model_path(model_uri)))
+
+
+def _eval_dataset(examples, transform_graph_uri: str) -> tf.data.Dataset:
+    spec = tft.TFTransformOutput(transform_graph_uri).transformed_feature_spec()
+    files = os.path.join(artifact_utils.get_split_uri([examples], features.EVAL_SPLIT), "*")
+    return data.make_dataset(
+        files, spec, EVAL_BATCH, shuffle=False, repeat=False, max_frames=100_000, keep_ids=True
+    )
+
+
+def _evaluate(model_uri: str, dataset, exec_properties, keep_arrays: int):
+    voice = read_voice(model_uri)
+    records = evaluate_model(
+        load_keras_model(model_uri),
+        dataset,
+        np.asarray(voice["mel_mean"]),
+        np.asarray(voice["mel_std"]),
+        griffin_lim_iterations=exec_properties["griffin_lim_iterations"],
+        keep_arrays=keep_arrays,
+        max_utterances=exec_properties["max_utterances"] or None,
+    )
+    return voice, records
+
+
+def _reference_audio(records: list[dict], iterations: int) -> dict[str, np.ndarray]:
+    """The reference mels through the same vocoder: what the model could sound like at best."""
+    audio = {}
+    for record in records:
+        if "arrays" in record:
+            mel = record["arrays"]["reference_mel"]
+            wave, _ = griffin_lim(mel[None], np.array([len(mel)]), n_iter=iterations)
+            audio[record["id"]] = np.asarray(wave)[0]
+    return audio
+
+
+class Executor(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
+        model = artifact_utils.get_single_instance(input_dict["model"])
+        examples = artifact_utils.get_single_instance(input_dict["examples"])
+        transform_graph = artifact_utils.get_single_instance(input_dict["transform_graph"])
+        model_name = exec_properties["model_name"]
+        tolerance = float(exec_properties["baseline_tolerance"])
+        thresholds = blessing.parse_thresholds(exec_properties.get("thresholds"))
+        dataset = _eval_dataset(examples, transform_graph.uri)
+
+        logging.info("TTSEvaluator: evaluating candidate %s", model.uri)
+        _, records = _evaluate(
+            model.uri, dataset, exec_properties, exec_properties["report_samples"]
+        )
+        candidate = summarize(records)
+
+        baseline_summary, baseline = None, None
+        baselines = input_dict.get("baseline_model") or []
+        if baselines and baselines[0].uri != model.uri:
+            baseline = baselines[0]
+            logging.info("TTSEvaluator: evaluating blessed baseline %s", baseline.uri)
+            _, baseline_records = _evaluate(baseline.uri, dataset, exec_properties, 0)
+            baseline_summary = summarize(baseline_records)
+
+        decision = blessing.decide(candidate, thresholds, baseline_summary, tolerance)
+        evaluation = artifact_utils.get_single_instance(output_dict["evaluation"])
+        paths = report.write_outputs(
+            evaluation.uri,
+            model_name,
+            candidate,
+            baseline_summary,
+            decision,
+            records,
+            _reference_audio(records, exec_properties["griffin_lim_iterations"]),
+        )
+        evaluation.set_string_custom_property("report", paths["report"])
+        evaluation.set_string_custom_property("metrics", json.dumps(candidate))
+        evaluation.set_int_custom_property("blessed", int(decision.blessed))
+        evaluation.set_string_custom_property("reasons", json.dumps(decision.reasons))
+
+        verdict = artifact_utils.get_single_instance(output_dict["blessing"])
+        self._write_blessing(verdict, decision, model, baseline, model_name)
+        logging.info("TTSEvaluator: %s (%s)", decision.blessed, decision.message())
+
+    @staticmethod
+    def _write_blessing(verdict, decision, model, baseline, model_name: str) -> None:
+        """The same properties and marker file TFX's Evaluator writes, so the Pusher obeys."""
+        name = (
+            evaluator_constants.BLESSED_FILE_NAME
+            if decision.blessed
+            else evaluator_constants.NOT_BLESSED_FILE_NAME
+        )
+        io_utils.write_string_file(os.path.join(verdict.uri, name), decision.message())
+        verdict.set_int_custom_property(
+            evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY,
+            evaluator_constants.BLESSED_VALUE
+            if decision.blessed
+            else evaluator_constants.NOT_BLESSED_VALUE,
+        )
+        verdict.set_string_custom_property(
+            evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri
+        )
+        verdict.set_int_custom_property(
+            evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id
+        )
+        verdict.set_string_custom_property(
+            evaluator_constants.ARTIFACT_PROPERTY_BLESSING_MESSAGE_KEY, decision.message()
+        )
+        verdict.set_string_custom_property("model_name", model_name)
+        if baseline is not None:
+            verdict.set_string_custom_property(
+                evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY, baseline.uri
+            )
+            verdict.set_int_custom_property(
+                evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY, baseline.id
+            )

@@ -1,0 +1,132 @@
+"""Export: one SavedModel whose `serving_default` takes raw text and returns audio.
+
+Inside the graph: the text front end (the same function as the Transform graph's text
+path), the acoustic model's free-running synthesis, de-normalisation with the training
+set's mel statistics, and the Griffin-Lim vocoder. The symbol table, audio config and voice
+description travel as assets, so the model directory is a self-contained voice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from models import features, registry
+from models.preprocessing import text_features
+from models.text.symbols import symbols_json
+from models.vocoder import griffin_lim
+
+SIGNATURE = "serving_default"
+MEL_SIGNATURE = "synthesize_mel"
+ASSET_FILES = ("symbols.json", "audio_config.json", "voice.json")
+
+
+class Synthesizer(tf.Module):
+    """Raw text -> (audio, audio_length, mel, mel_length); token ids -> mel for evaluation."""
+
+    def __init__(
+        self,
+        model,
+        mel_mean: np.ndarray,
+        mel_std: np.ndarray,
+        max_frames: int,
+        griffin_lim_iterations: int,
+        asset_dir: str,
+    ):
+        super().__init__()
+        self.model = model
+        # Keras 3 keeps some state (e.g. dropout seed generators) where tf.Module's tracking
+        # does not look; listing every variable saves it with the graph that reads it.
+        self.model_variables = [getattr(v, "value", v) for v in model.variables]
+        self.mel_mean = tf.constant(np.asarray(mel_mean, np.float32))
+        self.mel_std = tf.constant(np.asarray(mel_std, np.float32))
+        self.max_frames = int(max_frames)
+        self.griffin_lim_iterations = int(griffin_lim_iterations)
+        self.assets = [tf.saved_model.Asset(os.path.join(asset_dir, f)) for f in ASSET_FILES]
+
+    def _mel(self, token_ids: tf.Tensor, token_length: tf.Tensor):
+        out = self.model.infer(token_ids, token_length, max_frames=self.max_frames)
+        log_mel = tf.cast(out["mel"], tf.float32) * self.mel_std + self.mel_mean
+        mel_length = tf.cast(out["mel_length"], tf.int32)
+        log_mel *= tf.sequence_mask(mel_length, tf.shape(log_mel)[1], tf.float32)[..., None]
+        return log_mel, mel_length
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
+        tokens = text_features(text)
+        token_ids = tf.cast(tf.sparse.to_dense(tokens[features.TOKEN_IDS]), tf.int32)
+        token_length = tf.cast(tokens[features.TOKEN_LENGTH], tf.int32)
+        log_mel, mel_length = self._mel(token_ids, token_length)
+        audio, audio_length = griffin_lim(log_mel, mel_length, n_iter=self.griffin_lim_iterations)
+        return {
+            "audio": audio,
+            "audio_length": audio_length,
+            "mel": log_mel,
+            "mel_length": mel_length,
+        }
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.int32, name="token_ids"),
+            tf.TensorSpec([None], tf.int32, name="token_length"),
+        ]
+    )
+    def synthesize_mel(self, token_ids: tf.Tensor, token_length: tf.Tensor):
+        log_mel, mel_length = self._mel(token_ids, token_length)
+        return {"mel": log_mel, "mel_length": mel_length}
+
+
+def write_assets(asset_dir: str, family: str, preset: str, mel_mean, mel_std, extra=None) -> None:
+    os.makedirs(asset_dir, exist_ok=True)
+    with open(os.path.join(asset_dir, "symbols.json"), "w", encoding="utf-8") as handle:
+        handle.write(symbols_json())
+    with open(os.path.join(asset_dir, "audio_config.json"), "w", encoding="utf-8") as handle:
+        handle.write(features.AUDIO.to_json())
+    voice = {
+        "model": family,
+        "preset": preset,
+        "sample_rate": features.AUDIO.sample_rate,
+        "mel_mean": [float(v) for v in mel_mean],
+        "mel_std": [float(v) for v in mel_std],
+        "signatures": {
+            SIGNATURE: "text -> audio, audio_length, mel, mel_length",
+            MEL_SIGNATURE: "token_ids, token_length -> mel, mel_length",
+        },
+        **(extra or {}),
+    }
+    with open(os.path.join(asset_dir, "voice.json"), "w", encoding="utf-8") as handle:
+        json.dump(voice, handle, indent=2)
+
+
+def export_saved_model(
+    model,
+    export_dir: str,
+    family: str,
+    preset: str,
+    mel_mean: np.ndarray,
+    mel_std: np.ndarray,
+    max_frames: int = 1500,
+    griffin_lim_iterations: int = 32,
+    extra_voice_info: dict | None = None,
+) -> str:
+    """Writes the SavedModel (DESIGN.md's serving contract) to export_dir; returns it."""
+    if family not in registry.FAMILIES:
+        raise ValueError(f"unknown model {family!r}")
+    with tempfile.TemporaryDirectory() as asset_dir:
+        write_assets(asset_dir, family, preset, mel_mean, mel_std, extra_voice_info)
+        module = Synthesizer(
+            model, mel_mean, mel_std, max_frames, griffin_lim_iterations, asset_dir
+        )
+        tf.saved_model.save(
+            module,
+            export_dir,
+            signatures={
+                SIGNATURE: module.serve.get_concrete_function(),
+                MEL_SIGNATURE: module.synthesize_mel.get_concrete_function(),
+            },
+        )
+    return export_dir

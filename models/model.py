@@ -1,0 +1,168 @@
+"""The Trainer's `run_fn`: build the chosen family, train on Transform output, export.
+
+Same code on CPU and GPU: with GPUs visible it trains under MirroredStrategy over all of
+them, in mixed precision and (by default) with XLA; on CPU none of that, and no flag needed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+import keras
+import tensorflow as tf
+import tensorflow_transform as tft
+from absl import logging
+
+from models import data, export, features, registry
+from models.schedules import WarmupInverseSqrt
+from models.trainer_config import TrainerConfig
+from models.training_callbacks import ProgressLogger, SpeechSummaries, WallClockBudget
+
+TRAINING_SUMMARY_FILE = "training_summary.json"
+EVAL_MAX_FRAMES = 100_000  # evaluation sees every utterance, however long
+
+
+def keras_model_path(serving_model_dir: str) -> str:
+    """<Model artifact>/keras/model.keras, next to TFX's Format-Serving directory."""
+    directory = os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), "keras")
+    tf.io.gfile.makedirs(directory)
+    return os.path.join(directory, "model.keras")
+
+
+def _distribution(config: TrainerConfig):
+    """(strategy, on_gpu): MirroredStrategy over the visible GPUs, else the default."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return tf.distribute.MirroredStrategy(), True
+    return tf.distribute.get_strategy(), False
+
+
+def _auto(setting: str, on_gpu: bool) -> bool:
+    return on_gpu if setting == "auto" else setting in ("on", "true", "1")
+
+
+def read_mel_statistics(file_patterns: list[str], feature_spec: dict):
+    """The per-band mean/std that Transform normalised with (they ride on every example)."""
+    files = [f for pattern in file_patterns for f in tf.io.gfile.glob(pattern)]
+    record = next(iter(tf.data.TFRecordDataset(files[:1], compression_type="GZIP")))
+    parsed = tf.io.parse_single_example(
+        record, {k: feature_spec[k] for k in (features.MEL_MEAN, features.MEL_STD)}
+    )
+    return parsed[features.MEL_MEAN].numpy(), parsed[features.MEL_STD].numpy()
+
+
+def _count_examples(file_patterns: list[str]) -> int:
+    files = [f for pattern in file_patterns for f in tf.io.gfile.glob(pattern)]
+    return int(
+        tf.data.TFRecordDataset(files, compression_type="GZIP").reduce(0, lambda n, _: n + 1)
+    )
+
+
+def run_fn(fn_args) -> None:
+    """TFX Trainer entry point (GenericExecutor)."""
+    config = TrainerConfig.from_custom_config(fn_args.custom_config)
+    keras.utils.set_random_seed(config.seed)
+    strategy, on_gpu = _distribution(config)
+    mixed = _auto(config.mixed_precision, on_gpu)
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    spec = tf_transform_output.transformed_feature_spec()
+    global_batch = config.batch_size * strategy.num_replicas_in_sync
+    train_examples = _count_examples(fn_args.train_files)
+    train_ds = data.make_dataset(
+        fn_args.train_files,
+        spec,
+        min(global_batch, max(1, train_examples)),
+        max_frames=config.max_train_frames,
+        seed=config.seed,
+    )
+    eval_ds = data.make_dataset(
+        fn_args.eval_files,
+        spec,
+        global_batch,
+        shuffle=False,
+        repeat=False,
+        max_frames=EVAL_MAX_FRAMES,
+    )
+    train_steps = int(fn_args.train_steps)
+    steps_per_epoch = max(1, min(config.steps_per_epoch, train_steps))
+    epochs = math.ceil(train_steps / steps_per_epoch)
+
+    sample_batch = next(iter(eval_ds), None)
+    if sample_batch is None:
+        raise ValueError(f"no eval examples in {fn_args.eval_files}: the Trainer needs some")
+    with strategy.scope():
+        model = registry.build_model(config.model, config.preset)
+        model(sample_batch, training=False)  # weights exist before fit, so restores can land
+        optimizer = keras.optimizers.Adam(
+            learning_rate=WarmupInverseSqrt(config.peak_learning_rate, config.warmup_steps),
+            clipnorm=config.clip_norm,
+        )
+        model.compile(optimizer=optimizer, jit_compile=_auto(config.jit_compile, on_gpu))
+
+    logging.info(
+        "Trainer: %s/%s, %d train examples, batch %d on %d replica(s), %s, %d steps",
+        config.model,
+        config.preset,
+        train_examples,
+        global_batch,
+        strategy.num_replicas_in_sync,
+        "mixed_float16" if mixed else "float32",
+        train_steps,
+    )
+    mel_mean, mel_std = read_mel_statistics(fn_args.train_files, spec)
+    progress = ProgressLogger(total_steps=epochs * steps_per_epoch)
+    callbacks = [
+        # Resumes from the last finished epoch when a killed Trainer is started again.
+        keras.callbacks.BackupAndRestore(os.path.join(fn_args.model_run_dir, "backup")),
+        keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
+        SpeechSummaries(fn_args.model_run_dir, sample_batch, mel_mean, mel_std),
+        progress,
+    ]
+    if config.max_train_seconds > 0:
+        callbacks.append(WallClockBudget(config.max_train_seconds))
+    started = time.monotonic()
+    history = model.fit(
+        train_ds,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=eval_ds,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    train_wall_s = time.monotonic() - started
+
+    keras.mixed_precision.set_global_policy("float32")
+    # The Keras model too, beside the serving export: the evaluator needs teacher forcing.
+    model.save(keras_model_path(fn_args.serving_model_dir))
+    export.export_saved_model(
+        model,
+        fn_args.serving_model_dir,
+        family=config.model,
+        preset=config.preset,
+        mel_mean=mel_mean,
+        mel_std=mel_std,
+        max_frames=config.max_synthesis_frames,
+        griffin_lim_iterations=config.griffin_lim_iterations,
+        extra_voice_info={"trainer_config": json.loads(config.to_json())},
+    )
+    summary = {
+        "model": config.model,
+        "preset": config.preset,
+        "parameters": int(model.count_params()),
+        "train_examples": train_examples,
+        "steps": progress.steps_done,
+        "steps_per_second": round(progress.steps_per_second, 3),
+        "train_wall_s": round(train_wall_s, 1),
+        "replicas": strategy.num_replicas_in_sync,
+        "mixed_precision": mixed,
+        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "final": {k: float(vals[-1]) for k, vals in history.history.items()},
+    }
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_SUMMARY_FILE), "w") as f:
+        f.write(json.dumps(summary, indent=2))
+    logging.info("Trainer: done, final %s", summary["final"])

@@ -1,0 +1,318 @@
+"""Shared skeleton of the non-autoregressive acoustic models (FastSpeech, Mixer-TTS): encoder,
+jointly trained aligner with monotonic alignment search, duration predictor, decoder, losses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+from keras import ops
+
+from models.layers.alignment import (
+    AlignmentEncoder,
+    beta_binomial_log_prior,
+    bin_loss,
+    forward_sum_loss,
+    monotonic_alignment_search,
+)
+from models.layers.nar_blocks import (
+    DurationPredictor,
+    LengthRegulator,
+    Postnet,
+    SinusoidalPositionalEncoding,
+    apply_mask,
+    sequence_mask,
+)
+from models.registry import MEL, MEL_LENGTH, TOKEN_IDS, TOKEN_LENGTH
+
+try:  # The symbol table is owned by models/text; fall back while it does not exist yet.
+    from models.text.symbols import SYMBOLS
+
+    DEFAULT_VOCAB_SIZE = len(SYMBOLS)
+except ImportError:
+    DEFAULT_VOCAB_SIZE = 48
+
+
+@dataclasses.dataclass
+class NARConfig:
+    """Hyperparameters shared by the non-autoregressive families (read top to bottom)."""
+
+    vocab_size: int = DEFAULT_VOCAB_SIZE
+    n_mels: int = 80
+    hidden_dim: int = 64
+    encoder_layers: int = 2
+    decoder_layers: int = 2
+    dropout: float = 0.1
+    # Duration predictor (on the detached encoder output).
+    duration_filters: int = 64
+    duration_kernel_size: int = 3
+    duration_dropout: float = 0.1
+    # Aligner (Badlani et al. 2021).
+    aligner_dim: int = 80
+    aligner_temperature: float = 0.0005
+    use_alignment_prior: bool = True
+    alignment_prior_scaling: float = 1.0
+    # Optional residual conv postnet on the mel; 0 layers = none.
+    postnet_layers: int = 0
+    postnet_filters: int = 256
+    postnet_kernel_size: int = 5
+    # Losses.
+    mel_loss: str = "l1"  # "l1" or "l2", masked by mel_length
+    duration_loss_weight: float = 1.0
+    forward_sum_loss_weight: float = 1.0
+    bin_loss_weight: float = 1.0
+    # Bin loss is off for the first bin_loss_start_step training steps (the reference code waits
+    # for a fraction of training, so MAS is not frozen onto an early, poor soft alignment), then
+    # ramps linearly to bin_loss_weight over bin_loss_warmup_steps.
+    bin_loss_start_step: int = 1000
+    bin_loss_warmup_steps: int = 1000
+
+    def __post_init__(self):
+        if self.mel_loss not in ("l1", "l2"):
+            raise ValueError(
+                f"{type(self).__name__}.mel_loss must be 'l1' or 'l2', got {self.mel_loss!r}"
+            )
+
+
+class NonAutoregressiveTTS(keras.Model):
+    """Token ids -> encoder -> (aligner durations | predicted durations) -> decoder -> mel.
+
+    Training (`call` with a target mel): the aligner's soft alignment is binarised by monotonic
+    alignment search; the hard alignment expands the encoder states to mel frames, and its
+    durations are the duration predictor's target. `infer` uses the predicted durations.
+    Subclasses set `config_class`, `presets` and `_make_block`.
+    """
+
+    config_class: type[NARConfig] = NARConfig
+    presets: dict[str, NARConfig] = {}
+    use_positional_encoding: bool = False
+
+    def __init__(self, config: NARConfig | dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if config is None:
+            config = self.config_class()
+        elif isinstance(config, dict):
+            config = self.config_class(**config)
+        self.model_config = config
+        c = config
+        self.embedding = keras.layers.Embedding(c.vocab_size, c.hidden_dim, name="embedding")
+        self.positional_encoding = SinusoidalPositionalEncoding(name="positional_encoding")
+        self.encoder_blocks = [self._make_block("encoder", i) for i in range(c.encoder_layers)]
+        self.decoder_blocks = [self._make_block("decoder", i) for i in range(c.decoder_layers)]
+        self.aligner = AlignmentEncoder(c.aligner_dim, c.aligner_temperature, name="aligner")
+        self.duration_predictor = DurationPredictor(
+            c.duration_filters,
+            c.duration_kernel_size,
+            c.duration_dropout,
+            name="duration_predictor",
+        )
+        self.length_regulator = LengthRegulator(name="length_regulator")
+        self.mel_projection = keras.layers.Dense(c.n_mels, name="mel_projection")
+        self.postnet = (
+            Postnet(
+                c.postnet_layers,
+                c.postnet_filters,
+                c.postnet_kernel_size,
+                c.dropout,
+                name="postnet",
+            )
+            if c.postnet_layers > 0
+            else None
+        )
+        # Counts training steps for the bin-loss ramp: a model variable, not optimizer.iterations,
+        # so the JAX trainer's stateless compute_loss sees (and updates) the live value.
+        self.train_steps = self.add_weight(
+            shape=(), initializer="zeros", dtype="int32", trainable=False, name="train_steps"
+        )
+        self.mel_loss_tracker = keras.metrics.Mean(name="mel_loss")
+        self.duration_loss_tracker = keras.metrics.Mean(name="duration_loss")
+        self.forward_sum_loss_tracker = keras.metrics.Mean(name="forward_sum_loss")
+        self.bin_loss_tracker = keras.metrics.Mean(name="bin_loss")
+
+    def _make_block(self, stack: str, index: int) -> keras.layers.Layer:
+        """The encoder/decoder block: `stack` is "encoder" or "decoder"."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_preset(cls, preset: str = "small", **overrides) -> NonAutoregressiveTTS:
+        if preset not in cls.presets:
+            raise ValueError(
+                f"{cls.__name__}: unknown preset {preset!r}; presets are {sorted(cls.presets)}"
+            )
+        fields = {f.name for f in dataclasses.fields(cls.config_class)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__}: unknown config fields {unknown}; fields are {sorted(fields)}"
+            )
+        return cls(dataclasses.replace(cls.presets[preset], **overrides))
+
+    def build(self, batch_shape):
+        c = self.model_config
+        hidden = (None, None, c.hidden_dim)
+        mel = (None, None, c.n_mels)
+        self.embedding.build((None, None))
+        for block in [*self.encoder_blocks, *self.decoder_blocks]:
+            block.build(hidden)
+        self.aligner.build(hidden, mel)
+        self.duration_predictor.build(hidden)
+        self.mel_projection.build(hidden)
+        if self.postnet is not None:
+            self.postnet.build(mel)
+        self.built = True
+
+    # --- the pieces shared by training, teacher forcing and inference ---
+
+    def _embed(self, token_ids, token_mask):
+        return apply_mask(self.embedding(token_ids), token_mask)
+
+    def _encode(self, embedded, token_mask, training):
+        x = embedded
+        if self.use_positional_encoding:
+            x = apply_mask(x + self.positional_encoding(x), token_mask)
+        for block in self.encoder_blocks:
+            x = block(x, padding_mask=token_mask, training=training)
+        return x
+
+    def _decode(self, frames, frame_mask, training):
+        """Decoder stack on expanded states [B, F, D]: (mel before postnet, final mel)."""
+        x = frames
+        if self.use_positional_encoding:
+            x = apply_mask(x + self.positional_encoding(x), frame_mask)
+        for block in self.decoder_blocks:
+            x = block(x, padding_mask=frame_mask, training=training)
+        mel = apply_mask(self.mel_projection(x), frame_mask)
+        if self.postnet is None:
+            return mel, mel
+        return mel, self.postnet(mel, padding_mask=frame_mask, training=training)
+
+    def call(self, batch, training=False):
+        """Teacher-forced pass with aligner durations; needs the full batch (target mel too)."""
+        c = self.model_config
+        token_ids = batch[TOKEN_IDS]
+        token_length = ops.cast(batch[TOKEN_LENGTH], "int32")
+        mel = ops.cast(batch[MEL], self.compute_dtype)
+        mel_length = ops.cast(batch[MEL_LENGTH], "int32")
+        max_tokens, max_frames = ops.shape(token_ids)[1], ops.shape(mel)[1]
+        token_mask = sequence_mask(token_length, max_tokens)
+        frame_mask = sequence_mask(mel_length, max_frames)
+
+        embedded = self._embed(token_ids, token_mask)
+        encoded = self._encode(embedded, token_mask, training)
+        log_prior = None
+        if c.use_alignment_prior:
+            log_prior = beta_binomial_log_prior(
+                token_length, mel_length, max_tokens, max_frames, c.alignment_prior_scaling
+            )
+        log_soft, soft = self.aligner(embedded, mel, token_length, mel_length, log_prior=log_prior)
+        hard, durations = monotonic_alignment_search(log_soft, token_length, mel_length)
+        frames = ops.einsum("bft,btd->bfd", ops.cast(hard, encoded.dtype), encoded)
+        mel_before, mel_out = self._decode(frames, frame_mask, training)
+        # Detached: the duration loss must not shape the encoder the decoder relies on.
+        log_duration = self.duration_predictor(
+            ops.stop_gradient(encoded), padding_mask=token_mask, training=training
+        )
+        return {
+            "mel": mel_out,
+            "mel_before_postnet": mel_before,
+            "mel_length": mel_length,
+            "durations": durations,
+            "log_duration_pred": log_duration,
+            "soft_alignment": soft,
+            "log_soft_alignment": log_soft,
+            "hard_alignment": hard,
+        }
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        c = self.model_config
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        token_length = ops.cast(x[TOKEN_LENGTH], "int32")
+        mel_length = ops.cast(x[MEL_LENGTH], "int32")
+        target = ops.cast(x[MEL], "float32")
+        frame_mask = ops.cast(sequence_mask(mel_length, ops.shape(target)[1]), "float32")
+        token_mask = ops.cast(sequence_mask(token_length, ops.shape(x[TOKEN_IDS])[1]), "float32")
+
+        mel_loss = self._mel_loss(y_pred["mel"], target, frame_mask)
+        if self.postnet is not None:
+            mel_loss = mel_loss + self._mel_loss(y_pred["mel_before_postnet"], target, frame_mask)
+        # log(d + 1) as in FastSpeech 2 / FastPitch: finite for d = 0 (degenerate utterances).
+        log_target = ops.log(ops.cast(y_pred["durations"], "float32") + 1.0)
+        log_pred = ops.cast(y_pred["log_duration_pred"], "float32")
+        duration_loss = ops.sum(ops.square(log_pred - log_target) * token_mask) / ops.maximum(
+            ops.sum(token_mask), 1.0
+        )
+        fs_loss = forward_sum_loss(y_pred["log_soft_alignment"], token_length, mel_length)
+        b_loss = bin_loss(y_pred["hard_alignment"], y_pred["soft_alignment"])
+
+        total = (
+            mel_loss
+            + c.duration_loss_weight * duration_loss
+            + c.forward_sum_loss_weight * fs_loss
+            + self.bin_loss_scale() * b_loss
+        )
+        for loss in self.losses:  # regularisers, if any
+            total = total + ops.cast(ops.sum(loss), total.dtype)
+        if training:
+            self.train_steps.assign_add(1)
+        self.mel_loss_tracker.update_state(mel_loss)
+        self.duration_loss_tracker.update_state(duration_loss)
+        self.forward_sum_loss_tracker.update_state(fs_loss)
+        self.bin_loss_tracker.update_state(b_loss)
+        return total
+
+    def bin_loss_scale(self):
+        """Bin-loss weight at the current step: 0, then a linear ramp to bin_loss_weight."""
+        c = self.model_config
+        step = ops.cast(self.train_steps, "float32")
+        progress = (step - c.bin_loss_start_step + 1.0) / max(c.bin_loss_warmup_steps, 1)
+        return c.bin_loss_weight * ops.clip(progress, 0.0, 1.0)
+
+    def _mel_loss(self, prediction, target, frame_mask):
+        error = ops.cast(prediction, "float32") - target
+        error = ops.abs(error) if self.model_config.mel_loss == "l1" else ops.square(error)
+        total = ops.sum(error * frame_mask[:, :, None])
+        return total / ops.maximum(ops.sum(frame_mask) * ops.shape(target)[2], 1.0)
+
+    # --- synthesis ---
+
+    def _synthesise(self, encoded, durations, token_mask, max_frames):
+        durations = ops.cast(durations, "int32") * ops.cast(token_mask, "int32")
+        frames, _, mel_length = self.length_regulator(encoded, durations, max_frames=max_frames)
+        frame_mask = sequence_mask(mel_length, ops.shape(frames)[1])
+        _, mel = self._decode(frames, frame_mask, training=False)
+        return {"mel": mel, "mel_length": mel_length, "durations": durations}
+
+    def _encode_tokens(self, token_ids, token_length):
+        token_ids = ops.convert_to_tensor(token_ids, "int32")
+        token_mask = sequence_mask(token_length, ops.shape(token_ids)[1])
+        encoded = self._encode(self._embed(token_ids, token_mask), token_mask, training=False)
+        return encoded, token_mask
+
+    def infer(self, token_ids, token_length, max_frames: int | None = None) -> dict:
+        """Free-running synthesis: {"mel" [B, F, n_mels], "mel_length" [B], "durations" [B, T]}.
+
+        Durations are exp(prediction) - 1, rounded, at least 1 per real token. F is max_frames
+        when given (static; longer utterances are cut), else the longest predicted total.
+        """
+        encoded, token_mask = self._encode_tokens(token_ids, token_length)
+        log_duration = self.duration_predictor(encoded, padding_mask=token_mask, training=False)
+        durations = ops.maximum(ops.round(ops.exp(log_duration) - 1.0), 1.0)
+        return self._synthesise(encoded, durations, token_mask, max_frames)
+
+    def predict_with_durations(
+        self, token_ids, token_length, durations, max_frames: int | None = None
+    ) -> dict:
+        """Synthesis under given durations [B, T] (e.g. the aligner's on a reference mel), the
+        teacher-forced setting that mel-distance evaluation uses; same outputs as `infer`."""
+        encoded, token_mask = self._encode_tokens(token_ids, token_length)
+        return self._synthesise(encoded, durations, token_mask, max_frames)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "config": dataclasses.asdict(self.model_config)}
+
+    @classmethod
+    def from_config(cls, config: dict) -> NonAutoregressiveTTS:
+        config = dict(config)
+        return cls(config=cls.config_class(**config.pop("config")), **config)

@@ -1,0 +1,97 @@
+"""TTSEvaluator + Resolver + stock Pusher: only a voice that is good enough, and not worse
+than the blessed baseline of its name, reaches the push directory."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from pipeline import configs
+from pipeline.local_runner import run_pipeline
+from tests.corpus_factory import INGEST
+
+pytestmark = pytest.mark.e2e
+
+MODEL_NAME = "e2e-voice"
+TRAINED_STEPS = 80
+LENGTH_CEILING = {"length_error": 0.7}  # within a factor 2 of the real speaking rate
+
+
+def _run(first_run, push_dir, trainer, steps, thresholds):
+    corpus, output, _ = first_run
+    return run_pipeline(
+        corpus,
+        output,
+        ingest=INGEST,
+        trainer={"model": "attention", "preset": "small", "batch_size": 4, **trainer},
+        train_steps=steps,
+        evaluation=configs.EvaluationConfig(thresholds=thresholds, max_utterances=0),
+        model_name=MODEL_NAME,
+        push_dir=push_dir,
+    )["components"]
+
+
+def _versions(push_dir):
+    base = os.path.join(push_dir, MODEL_NAME)
+    return sorted(os.listdir(base)) if os.path.isdir(base) else []
+
+
+@pytest.fixture(scope="module")
+def runs(first_run, tmp_path_factory):
+    push_dir = str(tmp_path_factory.mktemp("push"))
+    untrained = _run(first_run, push_dir, {"peak_learning_rate": 0.0}, 1, LENGTH_CEILING)
+    after_untrained = _versions(push_dir)
+    trained = _run(first_run, push_dir, {}, TRAINED_STEPS, LENGTH_CEILING)
+    after_trained = _versions(push_dir)
+    # Barely trained: no ceiling at all, so only the baseline comparison can refuse it.
+    worse = _run(first_run, push_dir, {"seed": 1}, 3, {})
+    return {
+        "push_dir": push_dir,
+        "untrained": untrained,
+        "trained": trained,
+        "worse": worse,
+        "versions": (after_untrained, after_trained, _versions(push_dir)),
+    }
+
+
+def test_random_weights_are_refused_and_not_pushed(runs):
+    evaluator = runs["untrained"]["Evaluator"]
+    assert evaluator["status"] == "complete"
+    assert evaluator["blessed"] is False
+    assert "length_error" in evaluator["blessing_message"]
+    assert runs["untrained"]["Pusher"]["pushed"] is False
+    assert runs["versions"][0] == []
+
+
+def test_trained_voice_is_blessed_and_pushed_in_serving_layout(runs):
+    evaluator, pusher = runs["trained"]["Evaluator"], runs["trained"]["Pusher"]
+    assert evaluator["blessed"] is True, evaluator["blessing_message"]
+    assert evaluator["metrics"]["length_error"] < LENGTH_CEILING["length_error"]
+    assert pusher["pushed"] is True
+    (version,) = runs["versions"][1]
+    assert version.isdigit()
+    pushed = os.path.join(runs["push_dir"], MODEL_NAME, version)
+    assert os.path.realpath(pusher["pushed_destination"]) == os.path.realpath(pushed)
+    assert os.path.exists(os.path.join(pushed, "saved_model.pb"))
+    assert os.path.exists(os.path.join(pushed, "assets", "voice.json"))
+
+
+def test_worse_candidate_than_blessed_baseline_is_refused_and_push_stays(runs):
+    evaluator = runs["worse"]["Evaluator"]
+    assert evaluator["blessed"] is False
+    assert "worse than the blessed baseline" in evaluator["blessing_message"]
+    assert evaluator["baseline_model"] == runs["trained"]["Trainer"]["outputs"]["model"][0]
+    assert runs["worse"]["Pusher"]["pushed"] is False
+    assert runs["versions"][2] == runs["versions"][1]
+
+
+def test_report_references_files_that_exist(runs):
+    report = runs["trained"]["Evaluator"]["report"]
+    page = open(report, encoding="utf-8").read()
+    assert "BLESSED" in page
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert any(s.endswith(".png") for s in sources) and any(s.endswith(".wav") for s in sources)
+    for source in sources:
+        assert os.path.exists(os.path.join(os.path.dirname(report), source)), source

@@ -1,0 +1,294 @@
+"""Unit tests for the non-autoregressive families (FastSpeech, Mixer-TTS) and their aligner."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from models.layers.alignment import (
+    beta_binomial_log_prior,
+    bin_loss,
+    forward_sum_loss,
+    monotonic_alignment_search,
+)
+from models.layers.nar_blocks import ChunkedDepthwiseConv1D, LengthRegulator
+from models.registry import build_model, model_class
+
+FAMILIES = ("attention", "mlp")  # FastSpeech, Mixer-TTS
+N_MELS = 80
+# Parameter-count ranges per family x preset (FastSpeech base is the paper's 6+6 x 384/1536
+# with kernel-3 convs; Mixer-TTS base the paper's 6+9 x 384).
+PARAM_RANGES = {
+    ("attention", "small"): (0.3e6, 1.0e6),
+    ("attention", "base"): (45e6, 56e6),
+    ("mlp", "small"): (0.1e6, 0.5e6),
+    ("mlp", "base"): (15e6, 24e6),
+}
+# Overfit: 4 piecewise-constant utterances, small preset, Adam 1e-3, batch 4.
+OVERFIT_STEPS = 200
+TOTAL_LOSS_FRACTION = 0.5  # last-step total loss < this x first-step total loss
+MEL_LOSS_FRACTION = 0.4  # ... and the same for the mel L1 alone
+FORWARD_SUM_FRACTION = 0.6  # ... and for the aligner's forward-sum loss
+
+
+def _batch(token_length, mel_length, max_tokens=None, max_frames=None, seed=0, vocab=20):
+    """Random batch in the registry's layout, zero-padded to (max_tokens, max_frames)."""
+    rng = np.random.default_rng(seed)
+    token_length = np.asarray(token_length, "int32")
+    mel_length = np.asarray(mel_length, "int32")
+    max_tokens = max_tokens or int(token_length.max())
+    max_frames = max_frames or int(mel_length.max())
+    tokens = np.zeros((len(token_length), max_tokens), "int32")
+    mel = np.zeros((len(token_length), max_frames, N_MELS), "float32")
+    for b, (t, f) in enumerate(zip(token_length, mel_length, strict=True)):
+        tokens[b, :t] = rng.integers(1, vocab, t)
+        mel[b, :f] = rng.normal(size=(f, N_MELS))
+    return {"token_ids": tokens, "token_length": token_length, "mel": mel, "mel_length": mel_length}
+
+
+def _repad(batch, max_tokens, max_frames):
+    """The same utterances with more padding."""
+    tokens = np.zeros((len(batch["token_ids"]), max_tokens), "int32")
+    tokens[:, : batch["token_ids"].shape[1]] = batch["token_ids"]
+    mel = np.zeros((len(batch["mel"]), max_frames, N_MELS), "float32")
+    mel[:, : batch["mel"].shape[1]] = batch["mel"]
+    return {**batch, "token_ids": tokens, "mel": mel}
+
+
+def _smooth_utterances(seed=0, vocab=20):
+    """4 utterances of 6-10 tokens whose mels repeat one smooth template per token id, so an
+    exact alignment exists. Returns (batch, true durations)."""
+    rng = np.random.default_rng(seed)
+    templates = np.cumsum(rng.normal(size=(vocab, N_MELS)), axis=1)
+    templates = (templates - templates.mean(1, keepdims=True)) / templates.std(1, keepdims=True)
+    tokens, mel = np.zeros((4, 10), "int32"), np.zeros((4, 40, N_MELS), "float32")
+    durations = []
+    for b in range(4):
+        ids = rng.integers(1, vocab, int(rng.integers(6, 11)))
+        d = rng.integers(2, 5, len(ids))
+        while d.sum() > 40:
+            d[np.argmax(d)] -= 1
+        tokens[b, : len(ids)] = ids
+        mel[b, : d.sum()] = np.repeat(templates[ids], d, axis=0)
+        durations.append(d)
+    batch = {
+        "token_ids": tokens,
+        "token_length": np.array([len(d) for d in durations], "int32"),
+        "mel": mel,
+        "mel_length": np.array([d.sum() for d in durations], "int32"),
+    }
+    return batch, durations
+
+
+# --- alignment ---
+
+
+def test_mas_recovers_known_path():
+    durations = [[3, 1, 4, 2, 2], [2, 2, 3, 0, 0]]
+    token_length, mel_length = np.array([5, 3]), np.array([12, 7])
+    log_attn = np.full((2, 14, 5), math.log(0.01), "float32")
+    for b, row in enumerate(durations):
+        start = np.cumsum([0, *row])
+        for t, d in enumerate(row):
+            log_attn[b, start[t] : start[t] + d, t] = math.log(0.9)
+    hard, found = monotonic_alignment_search(log_attn, token_length, mel_length)
+    hard, found = np.asarray(hard), np.asarray(found)
+    np.testing.assert_array_equal(found, durations)
+    np.testing.assert_array_equal(found.sum(1), mel_length)
+    np.testing.assert_array_equal(hard.sum(-1), np.arange(14)[None] < mel_length[:, None])
+
+
+def test_mas_matches_brute_force_and_keeps_every_token():
+    rng = np.random.default_rng(1)
+    frames, tokens = 9, 4
+    for _ in range(4):
+        log_attn = rng.normal(size=(1, frames, tokens)).astype("float32")
+        best, best_path = -np.inf, None
+        for cuts in itertools.combinations(range(1, frames), tokens - 1):
+            bounds = (0, *cuts, frames)
+            score = sum(log_attn[0, bounds[t] : bounds[t + 1], t].sum() for t in range(tokens))
+            if score > best:
+                best, best_path = score, np.diff(bounds)
+        _, found = monotonic_alignment_search(log_attn, np.array([tokens]), np.array([frames]))
+        np.testing.assert_array_equal(np.asarray(found)[0], best_path)
+    # Random scores, ragged lengths: durations sum to mel_length and are >= 1 per real token.
+    token_length, mel_length = np.array([7, 3, 5]), np.array([20, 3, 11])
+    log_attn = rng.normal(size=(3, 24, 9)).astype("float32") * 5
+    _, found = monotonic_alignment_search(log_attn, token_length, mel_length)
+    found = np.asarray(found)
+    assert found.dtype == np.int32
+    # Garbage in the padding changes nothing.
+    noisy = log_attn + 50 * (np.arange(24)[None, :, None] >= mel_length[:, None, None])
+    noisy = noisy + 50 * (np.arange(9)[None, None, :] >= token_length[:, None, None])
+    np.testing.assert_array_equal(
+        monotonic_alignment_search(noisy, token_length, mel_length)[1], found
+    )
+    np.testing.assert_array_equal(found.sum(1), mel_length)
+    for b, t in enumerate(token_length):
+        assert (found[b, :t] >= 1).all() and (found[b, t:] == 0).all()
+
+
+def test_forward_sum_loss_prefers_diagonal_alignment():
+    frames, tokens = 12, 4
+    token_length, mel_length = np.array([tokens]), np.array([frames])
+    diagonal = np.full((1, frames, tokens), 0.02, "float32")
+    for f in range(frames):
+        diagonal[0, f, f * tokens // frames] = 0.94
+    uniform = np.full((1, frames, tokens), 1.0 / tokens, "float32")
+    loss_diagonal = float(forward_sum_loss(np.log(diagonal), token_length, mel_length))
+    loss_uniform = float(forward_sum_loss(np.log(uniform), token_length, mel_length))
+    assert np.isfinite(loss_diagonal) and loss_diagonal < loss_uniform
+    # Too few frames for the tokens: still finite.
+    assert np.isfinite(float(forward_sum_loss(np.log(uniform), token_length, np.array([3]))))
+
+
+def test_bin_loss_and_prior():
+    hard = np.eye(3, dtype="float32")[None]
+    assert float(bin_loss(hard, hard)) == pytest.approx(0.0, abs=1e-6)
+    assert float(bin_loss(hard, np.full_like(hard, 0.5))) == pytest.approx(math.log(2), rel=1e-5)
+    # Beta-binomial prior against a math.lgamma reference: log BetaBinom(k; T, f+1, F-f).
+    tokens, frames = 5, 12
+    prior = np.asarray(beta_binomial_log_prior(np.array([tokens]), np.array([frames]), 7, 14))
+    lbeta = lambda x, y: math.lgamma(x) + math.lgamma(y) - math.lgamma(x + y)
+    for f in range(frames):
+        a, b = f + 1, frames - f
+        for k in range(tokens):
+            log_choose = math.lgamma(tokens + 1) - math.lgamma(k + 1) - math.lgamma(tokens - k + 1)
+            p = math.exp(log_choose + lbeta(k + a, tokens - k + b) - lbeta(a, b))
+            assert prior[0, f, k] == pytest.approx(math.log(p + 1e-8), abs=1e-3)
+    assert (prior[0, frames:] == 0).all() and (prior[0, :, tokens:] == 0).all()
+
+
+# --- blocks ---
+
+
+def test_length_regulator_and_depthwise_conv():
+    x = np.arange(2 * 3 * 2, dtype="float32").reshape(2, 3, 2)
+    frames, alignment, lengths = LengthRegulator()(x, np.array([[1, 2, 0], [3, 1, 1]]))
+    np.testing.assert_array_equal(np.asarray(lengths), [3, 5])
+    np.testing.assert_array_equal(np.asarray(frames)[0, :3], x[0, [0, 1, 1]])
+    np.testing.assert_array_equal(np.asarray(frames)[0, 3:], 0)
+    np.testing.assert_array_equal(np.asarray(frames)[1], x[1, [0, 0, 0, 1, 2]])
+    assert np.asarray(alignment).shape == (2, 5, 3)
+    capped, _, lengths = LengthRegulator()(x, np.array([[1, 2, 0], [3, 1, 1]]), max_frames=4)
+    assert np.asarray(capped).shape == (2, 4, 2)
+    np.testing.assert_array_equal(np.asarray(lengths), [3, 4])
+    # Wide depthwise kernel (TF CPU crashes on these natively) against numpy.
+    conv = ChunkedDepthwiseConv1D(17)
+    signal = np.random.default_rng(0).normal(size=(2, 9, 3)).astype("float32")
+    out = np.asarray(conv(signal))
+    kernel, bias = np.asarray(conv.kernel)[:, :, 0], np.asarray(conv.bias)
+    padded = np.pad(signal, ((0, 0), (8, 8), (0, 0)))
+    expected = sum(padded[:, j : j + 9] * kernel[j] for j in range(17)) + bias
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+# --- models ---
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("preset", ("small", "base"))
+def test_output_shapes_and_param_counts(family, preset):
+    model = build_model(family, preset)
+    batch = _batch([5, 3], [12, 8])
+    out = model(batch, training=False)
+    params = model.count_params()
+    print(f"{model_class(family).__name__} {preset}: {params:,} parameters")
+    low, high = PARAM_RANGES[(family, preset)]
+    assert low <= params <= high
+    assert tuple(out["mel"].shape) == (2, 12, N_MELS)
+    for key in ("soft_alignment", "hard_alignment", "log_soft_alignment"):
+        assert tuple(out[key].shape) == (2, 12, 5)
+    assert tuple(out["durations"].shape) == (2, 5)
+    assert tuple(out["log_duration_pred"].shape) == (2, 5)
+    np.testing.assert_array_equal(np.asarray(out["durations"]).sum(1), [12, 8])
+    if preset == "small":
+        synth = model.infer(batch["token_ids"], batch["token_length"], max_frames=16)
+        assert tuple(synth["mel"].shape) == (2, 16, N_MELS)
+        durations = np.asarray(synth["durations"])
+        assert (durations[0] >= 1).all() and (durations[1, 3:] == 0).all()
+        np.testing.assert_array_equal(
+            np.asarray(synth["mel_length"]), np.minimum(durations.sum(1), 16)
+        )
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_extra_padding_does_not_change_real_positions(family):
+    keras.utils.set_random_seed(0)
+    # A sharper aligner than the preset's: an untrained one is near-uniform, and MAS over
+    # near-ties may flip on float round-off, which differs between padded shapes.
+    model = build_model(family, "small", postnet_layers=2, aligner_temperature=0.05)
+    token_length, mel_length = np.array([7, 4, 6]), np.array([21, 13, 17])
+    batch = _batch(token_length, mel_length, seed=3)
+    out = model(batch, training=False)
+    out_padded = model(_repad(batch, 12, 30), training=False)
+    np.testing.assert_array_equal(out["durations"], np.asarray(out_padded["durations"])[:, :7])
+    for b, (t, f) in enumerate(zip(token_length, mel_length, strict=True)):
+        for key in ("mel", "mel_before_postnet"):
+            np.testing.assert_allclose(out[key][b, :f], out_padded[key][b, :f], atol=1e-5)
+        np.testing.assert_allclose(
+            out["soft_alignment"][b, :f, :t], out_padded["soft_alignment"][b, :f, :t], atol=1e-5
+        )
+        np.testing.assert_allclose(
+            out["log_duration_pred"][b, :t], out_padded["log_duration_pred"][b, :t], atol=1e-5
+        )
+    synth = model.infer(batch["token_ids"], token_length)
+    padded_tokens = _repad(batch, 12, 21)["token_ids"]
+    synth_padded = model.infer(padded_tokens, token_length)
+    np.testing.assert_array_equal(synth["mel_length"], synth_padded["mel_length"])
+    for b, f in enumerate(np.asarray(synth["mel_length"])):
+        np.testing.assert_allclose(synth["mel"][b, :f], synth_padded["mel"][b, :f], atol=1e-5)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_config_round_trip(family, tmp_path):
+    model = build_model(family, "small", postnet_layers=2, vocab_size=31)
+    batch = _batch([6, 4], [15, 11], vocab=31)
+    expected = model(batch, training=False)
+    clone = type(model).from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+    clone(batch, training=False)
+    clone.set_weights(model.get_weights())
+    got = clone(batch, training=False)
+    for key in expected:
+        np.testing.assert_array_equal(np.asarray(expected[key]), np.asarray(got[key]))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(loaded(batch, training=False)["mel"], expected["mel"])
+    with pytest.raises(ValueError, match="unknown config fields"):
+        build_model(family, "small", hidden=3)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_overfits_four_utterances(family):
+    import tensorflow as tf  # only to feed model.fit here; the models never import it
+
+    keras.utils.set_random_seed(0)
+    batch, true_durations = _smooth_utterances()
+    model = build_model(family, "small", vocab_size=20)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    data = tf.data.Dataset.from_tensors(batch).repeat()
+    # One step per epoch, so History holds every step's loss rather than running means.
+    history = model.fit(data, epochs=OVERFIT_STEPS, steps_per_epoch=1, verbose=0).history
+    first = {key: values[0] for key, values in history.items()}
+    last = {key: values[-1] for key, values in history.items()}
+    print(f"{family}: first step {first}\n{family}: step {OVERFIT_STEPS} {last}")
+    assert last["loss"] < TOTAL_LOSS_FRACTION * first["loss"]
+    assert last["mel_loss"] < MEL_LOSS_FRACTION * first["mel_loss"]
+    assert last["forward_sum_loss"] < FORWARD_SUM_FRACTION * first["forward_sum_loss"]
+    assert int(model.train_steps.numpy()) == OVERFIT_STEPS
+    assert float(model.bin_loss_scale()) == pytest.approx(model.model_config.bin_loss_weight)
+
+    durations = np.asarray(model(batch, training=False)["durations"])
+    np.testing.assert_array_equal(durations.sum(1), batch["mel_length"])
+    exact = np.mean(
+        np.concatenate([durations[b, : len(d)] == d for b, d in enumerate(true_durations)])
+    )
+    print(f"{family}: aligner durations equal to the true ones for {exact:.0%} of tokens")
+    for b, d in enumerate(true_durations):
+        assert (durations[b, : len(d)] >= 1).all()

@@ -1,0 +1,312 @@
+"""Unit tests for models/tacotron2.py and its blocks: shapes, padding invariance, serialisation,
+stop rule, and a small overfit run whose attention must come out diagonal."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import registry
+from models.layers.tacotron2_blocks import ZoneoutLSTMCell
+from models.tacotron2 import CONFIGS, Tacotron2, Tacotron2Config, alignment_score
+
+N_MELS = 80
+ATOL = 1e-5  # float32 agreement of the same math on differently padded tensors
+BASE_PARAMS = (27_000_000, 29_500_000)  # the paper's model is about 28M parameters
+# Overfit run: 4 utterances, batch 4, Adam(2e-3, clipnorm 1), guided attention on.
+OVERFIT_STEPS = 300
+OVERFIT_LR = 2e-3
+OVERFIT_LOSS_FRACTION = 0.3  # eval loss after / before training (measured about 0.13)
+OVERFIT_MIN_DIAGONALITY = 0.9  # attention mass within 0.2 of the diagonal (measured ~0.99)
+OVERFIT_MIN_FOCUS_RATE = 0.6  # mean max attention weight per step (measured ~0.84)
+
+
+def _batch(token_lengths, mel_lengths, vocab_size, seed=0, tokens=None, frames=None):
+    """A zero-padded batch of random tokens and mels with the given lengths."""
+    rng = np.random.default_rng(seed)
+    tokens = tokens or max(token_lengths)
+    frames = frames or max(mel_lengths)
+    batch = {
+        "token_ids": np.zeros((len(token_lengths), tokens), "int32"),
+        "token_length": np.asarray(token_lengths, "int32"),
+        "mel": np.zeros((len(mel_lengths), frames, N_MELS), "float32"),
+        "mel_length": np.asarray(mel_lengths, "int32"),
+    }
+    for i, (t, f) in enumerate(zip(token_lengths, mel_lengths, strict=True)):
+        batch["token_ids"][i, :t] = rng.integers(1, vocab_size, t)
+        batch["mel"][i, :f] = rng.normal(size=(f, N_MELS))
+    return batch
+
+
+def _numpy(outputs: dict) -> dict:
+    return {k: np.asarray(v) for k, v in outputs.items()}
+
+
+def test_small_shapes_and_loss():
+    model = Tacotron2.from_preset("small", seed=0, guided_attention=True)
+    r = model.model_config.reduction_factor
+    batch = _batch([7, 4], [13, 8], model.model_config.vocab_size)  # 13 frames: not a multiple of r
+    for training in (True, False):
+        out = _numpy(model(batch, training=training))
+        assert out["mel_before"].shape == (2, 13, N_MELS)
+        assert out["mel_after"].shape == (2, 13, N_MELS)
+        assert out["gate"].shape == (2, 13)
+        assert out["alignment"].shape == (2, -(-13 // r), 7)
+        np.testing.assert_allclose(out["alignment"][:, :, :4].sum(-1)[1], 1.0, atol=1e-5)
+        assert np.all(out["alignment"][1, :, 4:] == 0.0)  # padded tokens get no attention
+        assert np.all(out["mel_after"][1, 8:] == 0.0)  # padded frames are zeroed
+    loss = float(model.compute_loss(x=batch, y_pred=model(batch, training=True)))
+    assert np.isfinite(loss) and loss > 0.0
+    assert {m.name for m in model.metrics} >= {
+        "mel_loss",
+        "postnet_mel_loss",
+        "gate_loss",
+        "guided_attention_loss",
+    }
+
+
+def test_base_builds_with_paper_size_and_runs():
+    keras.utils.set_random_seed(0)
+    model = registry.build_model("tacotron2", "base", seed=0)
+    params = model.count_params()
+    print(f"base params: {params:,}")
+    assert BASE_PARAMS[0] < params < BASE_PARAMS[1]
+    assert model.model_config == Tacotron2Config(seed=0)
+    out = _numpy(model(_batch([5], [3], model.model_config.vocab_size), training=False))
+    assert out["mel_after"].shape == (1, 3, N_MELS)
+    assert out["alignment"].shape == (1, 3, 5)
+    assert all(np.isfinite(v).all() for v in out.values())
+
+
+def test_teacher_forced_outputs_ignore_extra_padding():
+    # Prenet dropout stays on at inference by design; prenet_dropout=0.0 turns it off so two
+    # differently shaped batches see the same prenet. Inference mode for everything else.
+    keras.utils.set_random_seed(0)
+    model = Tacotron2.from_preset("small", seed=0, prenet_dropout=0.0, guided_attention=True)
+    vocab, r = model.model_config.vocab_size, model.model_config.reduction_factor
+    tight = _batch([7, 4], [13, 8], vocab)
+    padded = _batch([7, 4], [13, 8], vocab, tokens=11, frames=20)
+    padded["token_ids"][:, :7] = tight["token_ids"]
+    padded["mel"][:, :13] = tight["mel"]
+    # Extra padding holds garbage: real positions must not depend on it at all.
+    rng = np.random.default_rng(1)
+    padded["token_ids"][:, 7:] = rng.integers(1, vocab, (2, 4))
+    padded["mel"][:, 13:] = rng.normal(size=(2, 7, N_MELS))
+
+    a = _numpy(model(tight, training=False))
+    b = _numpy(model(padded, training=False))
+    for i, (t_len, f_len) in enumerate(zip([7, 4], [13, 8], strict=True)):
+        steps = -(-f_len // r)
+        for key in ("mel_before", "mel_after", "gate"):
+            np.testing.assert_allclose(b[key][i, :f_len], a[key][i, :f_len], atol=ATOL)
+        np.testing.assert_allclose(
+            b["alignment"][i, :steps, :t_len], a["alignment"][i, :steps, :t_len], atol=ATOL
+        )
+        assert np.all(b["alignment"][i, :steps, t_len:] == 0.0)
+    loss_a = float(model.compute_loss(x=tight, y_pred=model(tight, training=False)))
+    loss_b = float(model.compute_loss(x=padded, y_pred=model(padded, training=False)))
+    np.testing.assert_allclose(loss_b, loss_a, rtol=1e-5)
+
+
+def test_config_round_trip_with_copied_weights(tmp_path):
+    model = Tacotron2.from_preset("small", seed=3)
+    serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(model)))
+    clone = keras.saving.deserialize_keras_object(serialized)
+    assert clone.model_config == model.model_config
+    decoder = model.decoder
+    for layer in (model.encoder, decoder, model.postnet, decoder.prenet, decoder.attention_rnn):
+        assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
+    clone.set_weights(model.get_weights())
+    model.save(tmp_path / "tacotron2.keras")
+    loaded = keras.models.load_model(tmp_path / "tacotron2.keras")
+
+    batch = _batch([7, 4], [13, 8], model.model_config.vocab_size)
+    # Same seed in the config and the same number of draws: prenet dropout agrees too.
+    expected = _numpy(model(batch, training=False))
+    for other in (clone, loaded):
+        got = _numpy(other(batch, training=False))
+        for key, value in expected.items():
+            np.testing.assert_array_equal(got[key], value, err_msg=key)
+    expected = _numpy(model.infer(batch["token_ids"], batch["token_length"], max_frames=6))
+    got = _numpy(clone.infer(batch["token_ids"], batch["token_length"], max_frames=6))
+    for key, value in expected.items():
+        np.testing.assert_array_equal(got[key], value, err_msg=key)
+
+
+def test_graph_mode_with_dynamic_shapes():
+    # The Trainer feeds padded tf.data batches whose time axes are None, and an exporter traces
+    # `infer` with unknown batch and token counts: both must trace.
+    model = Tacotron2.from_preset("small", seed=0)
+    rng = np.random.default_rng(0)
+    lengths = [(5, 11), (9, 17), (4, 8), (7, 15)]
+    spec = {
+        "token_ids": tf.TensorSpec([None], tf.int32),
+        "token_length": tf.TensorSpec([], tf.int32),
+        "mel": tf.TensorSpec([None, N_MELS], tf.float32),
+        "mel_length": tf.TensorSpec([], tf.int32),
+    }
+
+    def examples():
+        for t, f in lengths:
+            yield {
+                "token_ids": rng.integers(1, model.model_config.vocab_size, t).astype("int32"),
+                "token_length": np.int32(t),
+                "mel": rng.normal(size=(f, N_MELS)).astype("float32"),
+                "mel_length": np.int32(f),
+            }
+
+    dataset = tf.data.Dataset.from_generator(examples, output_signature=spec)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(4)).padded_batch(2)
+    model.compile(optimizer="adam")
+    history = model.fit(dataset, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+    infer = tf.function(
+        lambda ids, length: model.infer(ids, length, max_frames=12),
+        input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)],
+    )
+    out = infer(np.ones((3, 6), "int32"), np.array([6, 2, 4], "int32"))
+    assert out["mel"].shape == (3, 12, N_MELS) and out["alignment"].shape == (3, 6, 6)
+
+
+def _with_constant_gate(model: Tacotron2, logits) -> Tacotron2:
+    """Gate logits fixed per frame of a step, whatever the decoder state."""
+    gate = model.decoder.gate_layer
+    gate.kernel.assign(np.zeros(gate.kernel.shape, "float32"))
+    gate.bias.assign(np.asarray(logits, "float32"))
+    return model
+
+
+@pytest.mark.parametrize("logits, length", [([20.0, -20.0], 1), ([-20.0, 20.0], 2)])
+def test_infer_stops_at_first_gate_firing(logits, length):
+    model = _with_constant_gate(Tacotron2.from_preset("small", seed=0), logits)
+    batch = _batch([7, 4], [13, 8], model.model_config.vocab_size)
+    out = _numpy(model.infer(batch["token_ids"], batch["token_length"], max_frames=10))
+    assert out["decoder_steps"] == 1  # the loop ended once every item had stopped
+    assert out["stopped"].tolist() == [True, True]
+    assert out["mel_length"].tolist() == [length, length]  # up to and including the stop frame
+    assert out["mel"].shape == (2, 10, N_MELS)
+    assert np.all(out["mel"][:, length:] == 0.0)
+    assert np.any(out["mel"][:, :length] != 0.0)
+    assert np.all(out["alignment"][:, 1:] == 0.0)
+
+
+def test_infer_respects_max_decoder_steps_when_gate_never_fires():
+    model = _with_constant_gate(
+        Tacotron2.from_preset("small", seed=0, max_decoder_steps=4), [-20.0, -20.0]
+    )
+    batch = _batch([7, 4], [13, 8], model.model_config.vocab_size)
+    out = _numpy(model.infer(batch["token_ids"], batch["token_length"]))
+    assert out["decoder_steps"] == 4
+    assert out["stopped"].tolist() == [False, False]
+    assert out["mel_length"].tolist() == [8, 8]
+    assert out["mel"].shape == (2, 8, N_MELS)
+    assert out["alignment"].shape == (2, 4, 7)
+    # max_frames overrides the config; a length that is not a multiple of r is cut exactly.
+    out = _numpy(model.infer(batch["token_ids"], batch["token_length"], max_frames=7))
+    assert out["decoder_steps"] == 4 and out["mel_length"].tolist() == [7, 7]
+    assert out["mel"].shape == (2, 7, N_MELS)
+
+
+def test_zoneout_cell_and_always_on_prenet_dropout():
+    cell = ZoneoutLSTMCell(8, zoneout=0.5, seed=0)
+    cell.build((None, 4))
+    x = np.ones((3, 4), "float32")
+    h0, c0 = np.full((3, 8), 0.3, "float32"), np.full((3, 8), -0.2, "float32")
+    # Inference: the expectation 0.5 * previous + 0.5 * plain LSTM update.
+    plain = ZoneoutLSTMCell(8, zoneout=0.0)
+    plain.build((None, 4))
+    plain.set_weights(cell.get_weights())
+    h_new, c_new = (np.asarray(v) for v in plain(x, (h0, c0)))
+    h, c = (np.asarray(v) for v in cell(x, (h0, c0), training=False))
+    np.testing.assert_allclose(h, 0.5 * h0 + 0.5 * h_new, atol=1e-6)
+    np.testing.assert_allclose(c, 0.5 * c0 + 0.5 * c_new, atol=1e-6)
+    # Training: every unit is either kept or updated.
+    h, _ = (np.asarray(v) for v in cell(x, (h0, c0), training=True))
+    kept, updated = np.isclose(h, h0), np.isclose(h, h_new)
+    assert np.all(kept | updated) and kept.any() and updated.any()
+
+    model = Tacotron2.from_preset("small", seed=0)
+    frame = np.ones((2, N_MELS), "float32")
+    first, second = (np.asarray(model.decoder.prenet(frame)) for _ in range(2))
+    assert not np.allclose(first, second)  # no `training` flag: dropout is always on
+
+
+def test_alignment_score_separates_diagonal_from_uniform():
+    steps, tokens = 12, 6
+    diagonal = np.zeros((1, steps, tokens))
+    diagonal[0, np.arange(steps), np.arange(steps) * tokens // steps] = 1.0
+    uniform = np.full((1, steps, tokens), 1.0 / tokens)
+    good = alignment_score(diagonal, [tokens], [2 * steps], reduction_factor=2)
+    flat = alignment_score(uniform, [tokens], [2 * steps], reduction_factor=2)
+    assert good == {"focus_rate": 1.0, "diagonality": 1.0}
+    assert flat["focus_rate"] == pytest.approx(1.0 / tokens)
+    assert flat["diagonality"] < 0.5
+
+
+def test_presets_and_overrides():
+    assert set(CONFIGS) == set(registry.PRESETS)
+    model = Tacotron2.from_preset("small", reduction_factor=3, mel_loss="l1")
+    assert model.model_config.reduction_factor == 3 and model.model_config.mel_loss == "l1"
+    with pytest.raises(ValueError, match="preset"):
+        Tacotron2.from_preset("huge")
+    with pytest.raises(ValueError, match="no_such_field"):
+        Tacotron2.from_preset("small", no_such_field=1)
+
+
+def _overfit_batch(vocab_size: int) -> dict:
+    """4 utterances of 6-10 tokens; each token holds its own mel vector for 3-4 frames."""
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(vocab_size, N_MELS)).astype("float32")
+    token_lengths = [6, 8, 9, 10]
+    tokens, mels = [], []
+    for length in token_lengths:
+        ids = rng.integers(1, vocab_size, length)
+        durations = rng.integers(3, 5, length)
+        while not 20 <= durations.sum() <= 40:
+            durations = rng.integers(3, 5, length)
+        tokens.append(ids)
+        mels.append(np.repeat(table[ids], durations, axis=0))
+    mel_lengths = [len(m) for m in mels]
+    batch = _batch(token_lengths, mel_lengths, vocab_size)
+    for i, (ids, mel) in enumerate(zip(tokens, mels, strict=True)):
+        batch["token_ids"][i, : len(ids)] = ids
+        batch["mel"][i, : len(mel)] = mel
+    return batch
+
+
+def test_small_overfits_and_aligns_diagonally():
+    keras.utils.set_random_seed(0)
+    model = Tacotron2.from_preset("small", seed=0, guided_attention=True)
+    batch = _overfit_batch(model.model_config.vocab_size)
+    model.compile(optimizer=keras.optimizers.Adam(OVERFIT_LR, clipnorm=1.0))
+    start = model.evaluate(batch, batch_size=4, verbose=0, return_dict=True)
+
+    repeated = {k: np.concatenate([v] * OVERFIT_STEPS) for k, v in batch.items()}
+    times = []  # end of each step: steps/s after the first (compiling) one
+    clock = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda *_, **__: times.append(time.perf_counter())
+    )
+    history = model.fit(
+        repeated, batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=[clock]
+    )
+    end = model.evaluate(batch, batch_size=4, verbose=0, return_dict=True)
+    for name in ("mel_loss", "postnet_mel_loss", "gate_loss", "guided_attention_loss"):
+        assert name in history.history
+
+    alignment = np.asarray(model(batch, training=False)["alignment"])
+    score = alignment_score(
+        alignment, batch["token_length"], batch["mel_length"], model.model_config.reduction_factor
+    )
+    print(
+        f"overfit: loss {start['loss']:.3f} -> {end['loss']:.3f} in {OVERFIT_STEPS} steps "
+        f"({(len(times) - 1) / (times[-1] - times[0]):.1f} steps/s), alignment {score}"
+    )
+    assert end["loss"] < OVERFIT_LOSS_FRACTION * start["loss"]
+    assert score["diagonality"] > OVERFIT_MIN_DIAGONALITY
+    assert score["focus_rate"] > OVERFIT_MIN_FOCUS_RATE
