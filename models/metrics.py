@@ -1,5 +1,8 @@
 """Speech metrics in numpy: mel-cepstral distortion with DTW, masked mel L1, length ratio.
 
+MCD here is computed on mel-cepstra of the 80-band log-mel (the only spectrum a mel model
+has), so figures compare across our models and runs, not with MCDs from WORLD/SPTK analysis.
+
 Used by the evaluator (held-out speech), the training benchmark and TFLite parity reports.
 """
 
@@ -7,24 +10,30 @@ from __future__ import annotations
 
 import numpy as np
 
-N_MFCC = 13
+# Mel-cepstral order, as in the classic MCD setups (SPTK mcep order 24).
+N_CEPSTRA = 24
 # MCD's conventional constant: (10 / ln 10) * sqrt(2) turns a cepstral distance into dB.
 _MCD_DB = 10.0 / np.log(10.0) * np.sqrt(2.0)
 
 
-def dct_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """Orthonormal DCT-II basis [n_in, n_out], the cepstrum of a log-mel frame."""
+def cepstrum_basis(n_bands: int, n_out: int) -> np.ndarray:
+    """[n_bands, n_out] cosine basis with the cepstrum's scaling.
+
+    log|H(w)| = c0 + 2 sum_k c_k cos(k w) gives c_k = (1/pi) integral of log|H| cos(k w) over
+    [0, pi]; sampled at the band centres w_m = pi (m + 1/2) / M that is (1/M) sum_m.
+    """
     k = np.arange(n_out)[None, :]
-    n = np.arange(n_in)[:, None]
-    basis = np.cos(np.pi / n_in * (n + 0.5) * k) * np.sqrt(2.0 / n_in)
-    basis[:, 0] /= np.sqrt(2.0)
-    return basis
+    m = np.arange(n_bands)[:, None]
+    return np.cos(np.pi * k * (m + 0.5) / n_bands) / n_bands
 
 
-def mfcc_from_log_mel(log_mel: np.ndarray, n_mfcc: int = N_MFCC) -> np.ndarray:
-    """[F, n_mels] natural-log mel -> [F, n_mfcc] cepstra c1..c_n (c0, the energy, dropped)."""
+def mel_cepstrum(log_mel: np.ndarray, order: int = N_CEPSTRA) -> np.ndarray:
+    """[F, n_mels] natural-log mel amplitude -> [F, order] mel-cepstra c1..c_order.
+
+    c0 (overall level) is left out, as MCD conventionally does.
+    """
     log_mel = np.asarray(log_mel, np.float64)
-    return log_mel @ dct_matrix(log_mel.shape[1], n_mfcc + 1)[:, 1:]
+    return log_mel @ cepstrum_basis(log_mel.shape[1], order + 1)[:, 1:]
 
 
 def dtw_path(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,8 +70,8 @@ def dtw_path(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def mel_cepstral_distortion(reference_log_mel: np.ndarray, synthesized_log_mel: np.ndarray):
     """MCD in dB between two log-mel sequences of any lengths, frames paired by DTW."""
-    ref = mfcc_from_log_mel(reference_log_mel)
-    syn = mfcc_from_log_mel(synthesized_log_mel)
+    ref = mel_cepstrum(reference_log_mel)
+    syn = mel_cepstrum(synthesized_log_mel)
     if len(ref) == 0 or len(syn) == 0:
         raise ValueError("MCD needs at least one frame on each side")
     cost = np.sqrt(((ref[:, None, :] - syn[None, :, :]) ** 2).sum(-1))

@@ -63,6 +63,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from pipeline import configs
     from pipeline.local_runner import UnusableCorpusError, run_pipeline
+    from pipeline.run_lock import RunInProgressError
 
     logging.set_verbosity(logging.INFO)
     ingest = configs.IngestConfig(
@@ -92,6 +93,9 @@ def _run(args: argparse.Namespace) -> int:
             beam_pipeline_args=beam_args,
             enable_cache=not args.no_cache,
         )
+    except RunInProgressError as error:
+        print(f"tts-pipeline run: {error}", file=sys.stderr)
+        return 3
     except (UnusableCorpusError, ValueError, FileNotFoundError) as error:
         print(f"tts-pipeline run: {error}", file=sys.stderr)
         _maybe_print_summary(args.output)
@@ -102,6 +106,13 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     print(f"run complete: {os.path.join(summary['output_dir'], configs.RUN_SUMMARY_FILE)}")
     _print_summary(summary)
+    components = summary["components"]
+    if components.get("Evaluator", {}).get("report"):
+        print(f"evaluation report: {components['Evaluator']['report']}")
+    if components.get("Pusher", {}).get("pushed"):
+        print(f"pushed model: {components['Pusher']['pushed_destination']}")
+    elif components.get("Trainer", {}).get("serving_model_dir"):
+        print(f"trained model (not pushed): {components['Trainer']['serving_model_dir']}")
     return 0
 
 
@@ -173,8 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--thresholds",
         default=None,
-        help="blessing ceilings as JSON {metric: max}; default: mcd_db 30, length_error 0.7, "
-        "non_stopping_share 0.5",
+        help="blessing ceilings as JSON {metric: max}; default: mcd_db 8, length_error 0.7, "
+        "non_stopping_share 0.2",
     )
     run.add_argument(
         "--baseline-tolerance",

@@ -9,6 +9,7 @@ from tfx import v1 as tfx
 
 from pipeline import configs
 from pipeline.pipeline import create_pipeline
+from pipeline.run_lock import exclusive_run
 from pipeline.run_summary import build_run_summary, write_run_summary
 
 
@@ -66,6 +67,12 @@ def run_pipeline(
         beam_pipeline_args=beam_pipeline_args,
         enable_cache=enable_cache,
     )
+    with exclusive_run(output_dir):
+        return _run_and_summarize(pipeline, metadata_path, planned, output_dir, data_root)
+
+
+def _run_and_summarize(pipeline, metadata_path, planned, output_dir, data_root) -> dict:
+    """Runs the DAG; the summary is written whether it succeeds or not."""
     error = None
     try:
         tfx.orchestration.LocalDagRunner().run(pipeline)

@@ -7,7 +7,7 @@ import json
 
 # Metrics where lower is better; all the evaluator's gating metrics are.
 COMPARED_METRICS = ("mcd_db", "mel_l1")
-DEFAULT_THRESHOLDS = {"mcd_db": 30.0, "length_error": 0.7, "non_stopping_share": 0.5}
+DEFAULT_THRESHOLDS = {"mcd_db": 8.0, "length_error": 0.7, "non_stopping_share": 0.2}
 
 
 @dataclasses.dataclass

@@ -54,7 +54,7 @@ def trained(first_run):
 
 def test_trainer_runs_after_cached_data_stages_and_reports_figures(trained):
     components = trained["components"]
-    assert list(components) == list(configs.STAGES)
+    assert list(components) == list(configs.STAGES[: configs.STAGES.index("Trainer") + 1])
     assert components["Transform"]["status"] == "cached"
     assert components["AnomalyGate"]["status"] in ("complete", "cached")
     trainer = components["Trainer"]
