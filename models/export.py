@@ -23,6 +23,7 @@ from models.vocoder import griffin_lim
 SIGNATURE = "serving_default"
 MEL_SIGNATURE = "synthesize_mel"
 ASSET_FILES = ("symbols.json", "audio_config.json", "voice.json")
+MAX_TEXT_CHARS = 1000  # one request's text; longer input should be split at sentences
 
 
 class Synthesizer(tf.Module):
@@ -36,6 +37,7 @@ class Synthesizer(tf.Module):
         max_frames: int,
         griffin_lim_iterations: int,
         asset_dir: str,
+        max_text_chars: int = MAX_TEXT_CHARS,
     ):
         super().__init__()
         self.model = model
@@ -46,6 +48,7 @@ class Synthesizer(tf.Module):
         self.mel_std = tf.constant(np.asarray(mel_std, np.float32))
         self.max_frames = int(max_frames)
         self.griffin_lim_iterations = int(griffin_lim_iterations)
+        self.max_text_chars = int(max_text_chars)
         self.assets = [tf.saved_model.Asset(os.path.join(asset_dir, f)) for f in ASSET_FILES]
 
     def _mel(self, token_ids: tf.Tensor, token_length: tf.Tensor):
@@ -57,9 +60,23 @@ class Synthesizer(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
+        # Refused inside the graph, so the real TF Serving answers INVALID_ARGUMENT too.
+        # unicode_decode fails on invalid UTF-8; the assert keeps it from being pruned.
+        characters = tf.strings.unicode_decode(text, "UTF-8", errors="strict")
+        tf.debugging.assert_non_negative(
+            characters.row_lengths(), message="text must be valid UTF-8"
+        )
+        tf.debugging.assert_less_equal(
+            tf.strings.length(text),
+            self.max_text_chars,
+            message=f"text longer than {self.max_text_chars} characters; split it",
+        )
         tokens = text_features(text)
         token_ids = tf.cast(tf.sparse.to_dense(tokens[features.TOKEN_IDS]), tf.int32)
         token_length = tf.cast(tokens[features.TOKEN_LENGTH], tf.int32)
+        tf.debugging.assert_greater(
+            token_length, 1, message="text is empty after normalisation (nothing to say)"
+        )
         log_mel, mel_length = self._mel(token_ids, token_length)
         audio, audio_length = griffin_lim(log_mel, mel_length, n_iter=self.griffin_lim_iterations)
         return {

@@ -66,15 +66,13 @@ def griffin_lim(
     magnitude = tf.pow(mel_to_linear(log_mel, config), power) * mask
     magnitude = tf.complex(magnitude, tf.zeros_like(magnitude))
 
-    # A fixed, seeded random start phase converges better than zero phase.
-    angles = tf.exp(
-        tf.complex(
-            tf.zeros_like(tf.math.real(magnitude)),
-            2.0
-            * np.pi
-            * tf.random.stateless_uniform(tf.shape(magnitude), seed=[seed, 1], dtype=tf.float32),
-        )
-    )
+    # A fixed, seeded random start phase converges better than zero phase. It is drawn per
+    # (frame, bin), not per batch shape, so an utterance sounds the same alone or batched
+    # (counter-based draws: element [t, f] does not depend on how many frames follow).
+    bins = config.n_fft // 2 + 1
+    phase = tf.random.stateless_uniform(tf.stack([frames, bins]), seed=[seed, 1])
+    angles = tf.exp(tf.complex(tf.zeros_like(phase), 2.0 * np.pi * phase))
+    angles = tf.broadcast_to(angles[tf.newaxis], tf.shape(magnitude))
 
     def refine(step, angles):
         rebuilt = _stft(_istft(magnitude * angles, num_samples, config), config)

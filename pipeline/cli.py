@@ -7,6 +7,8 @@ import json
 import os
 import sys
 
+from serving.cli import add_client_arguments, add_serve_parser
+
 
 def _demo_corpus(args: argparse.Namespace) -> int:
     from tqdm import tqdm
@@ -127,6 +129,13 @@ def _maybe_print_summary(output_dir: str) -> None:
 
 
 def _synthesize(args: argparse.Namespace) -> int:
+    if args.server:
+        from serving.cli import run_synthesize
+
+        return run_synthesize(args)
+    if not args.model_dir:
+        print("tts-pipeline synthesize: give --model-dir or --server", file=sys.stderr)
+        return 2
     from pipeline.synthesize import synthesize, write_wav
 
     if not args.text.strip():
@@ -199,10 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
     synth = commands.add_parser("synthesize", help="text to wav with an exported voice")
     synth.add_argument("text")
     synth.add_argument(
-        "--model-dir", required=True, help="SavedModel dir or TF Serving base <base>/<name>"
+        "--model-dir",
+        default=None,
+        help="SavedModel dir, TF Serving base <base>/<name>, or a pipeline output dir",
     )
     synth.add_argument("-o", "--output", default="out.wav")
+    add_client_arguments(synth)  # --server HOST:PORT --model-name ... (TF Serving over gRPC)
     synth.set_defaults(func=_synthesize)
+
+    add_serve_parser(commands)
     return parser
 
 

@@ -1,0 +1,45 @@
+"""Small untrained voices in TF Serving's layout, for the serving tests and benchmark."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+
+SMALL_EXPORT = {"max_frames": 400, "griffin_lim_iterations": 4}
+
+
+def export_voice(export_dir: str, seed: int = 0, family: str = "attention") -> str:
+    """Exports an untrained `small` model (a few seconds); the seed tells versions apart."""
+    import keras
+
+    from models.export import export_saved_model
+    from models.registry import build_model
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(family, "small")
+    model(
+        {
+            "token_ids": np.ones((1, 8), "int32"),
+            "token_length": np.array([8], "int32"),
+            "mel": np.zeros((1, 20, 80), "float32"),
+            "mel_length": np.array([20], "int32"),
+        }
+    )
+    return export_saved_model(
+        model, export_dir, family, "small", np.zeros(80), np.ones(80), **SMALL_EXPORT
+    )
+
+
+def push_like_pusher(source: str, destination: str, before_saved_model=None) -> None:
+    """Copies a SavedModel the way TFX's Pusher does: everything else first, saved_model.pb last.
+
+    `before_saved_model()` runs in between, while the version directory is half written.
+    """
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns("saved_model.pb"))
+    if before_saved_model is not None:
+        before_saved_model()
+    shutil.copy2(
+        os.path.join(source, "saved_model.pb"), os.path.join(destination, "saved_model.pb")
+    )

@@ -1,0 +1,44 @@
+"""The exported SavedModel refuses bad text inside the graph (so real TF Serving does too)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models.export import MAX_TEXT_CHARS, export_saved_model
+from models.registry import build_model
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    model = build_model("attention", "small")
+    model(
+        {
+            "token_ids": np.ones((1, 8), "int32"),
+            "token_length": np.array([8], "int32"),
+            "mel": np.zeros((1, 20, 80), "float32"),
+            "mel_length": np.array([20], "int32"),
+        }
+    )
+    path = str(tmp_path_factory.mktemp("voice"))
+    export_saved_model(model, path, "attention", "small", np.zeros(80), np.ones(80), 200, 2)
+    return tf.saved_model.load(path).signatures["serving_default"]
+
+
+def test_good_text_gives_audio(served):
+    out = served(text=tf.constant(["Hello there.", "Hi."]))
+    assert out["audio"].shape[0] == 2
+    assert int(out["audio_length"][0]) > int(out["audio_length"][1]) > 0
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (b"   ", "empty after normalisation"),
+        ("\u2122".encode(), "empty after normalisation"),  # a trade mark sign says nothing
+        (b"caf\xe9", "Invalid formatting on input string"),  # Latin-1, not UTF-8
+        (b"a" * (MAX_TEXT_CHARS + 1), "longer than"),
+    ],
+)
+def test_bad_text_is_an_invalid_argument(served, text, message):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        served(text=tf.constant([text]))
