@@ -9,4 +9,5 @@ class Quarantine(artifact.Artifact):
     Custom properties: `total` (int) and `reason_counts` (JSON object reason -> count).
     """
 
-    TYPE_NAME = "TtsQuarantine"
+    # KFP's compiler takes custom artifact types only as `<module>.<Class>` it can import.
+    TYPE_NAME = "components.Quarantine"

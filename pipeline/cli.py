@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from pipeline.compile_cli import add_compile_parser
 from serving.cli import add_client_arguments, add_serve_parser
 
 
@@ -217,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.set_defaults(func=_synthesize)
 
     add_serve_parser(commands)
+    add_compile_parser(commands)
     return parser
 
 

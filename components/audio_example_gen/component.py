@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from tfx import types
 from tfx.components.example_gen import driver, utils
-from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.dsl.components.base import base_beam_component, base_driver, executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
@@ -54,6 +54,23 @@ class AudioCorpusDriver(driver.FileBasedDriver):
         )
         return exec_properties
 
+    def _prepare_output_artifacts(
+        self,
+        input_artifacts,
+        output_dict,
+        exec_properties,
+        execution_id,
+        pipeline_info,
+        component_info,
+    ):
+        """Every output, not only `examples` (launchers such as Airflow's call this)."""
+        args = (input_artifacts, output_dict, exec_properties, execution_id)
+        outputs = base_driver.BaseDriver._prepare_output_artifacts(
+            self, *args, pipeline_info, component_info
+        )
+        outputs.update(super()._prepare_output_artifacts(*args, pipeline_info, component_info))
+        return outputs
+
 
 def split_output_config(eval_fraction: float) -> example_gen_pb2.Output:
     """train/eval by hashing the utterance id, so an utterance never changes split."""
@@ -80,7 +97,7 @@ class AudioExampleGen(base_beam_component.BaseBeamComponent):
 
     Outputs:
       examples: `Examples` with `train` and `eval` splits (DESIGN.md's features).
-      quarantine: `TtsQuarantine`, the rows that were refused, each with its reason.
+      quarantine: `components.Quarantine`, the rows that were refused, each with its reason.
     """
 
     SPEC_CLASS = AudioExampleGenSpec
