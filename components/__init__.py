@@ -1,5 +1,5 @@
 """Custom TFX components of the TTS pipeline, one package each."""
 
-from components.artifacts import Quarantine
+from components.artifacts import Quarantine, TFLiteBundle
 
-__all__ = ["Quarantine"]
+__all__ = ["Quarantine", "TFLiteBundle"]

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from models.tflite.cli import add_export_tflite_parser
 from pipeline.compile_cli import add_compile_parser
 from serving.cli import add_client_arguments, add_serve_parser
 
@@ -57,6 +58,12 @@ def _print_summary(summary: dict) -> None:
                 f"{training['model']}/{training['preset']} {training['steps']} steps at "
                 f"{training['steps_per_second']} steps/s, final loss {loss}"
             )
+        if "tflite_status" in entry:
+            variants = ", ".join(
+                f"{name} {v['status']}" for name, v in entry.get("tflite_variants", {}).items()
+            )
+            shipped = entry.get("tflite_bundle_variant") or "nothing shipped"
+            figures.append(f"TFLite {entry['tflite_status']}: {variants or '-'}; bundle {shipped}")
         wall = f"{entry['wall_s']:.1f} s" if "wall_s" in entry else ""
         print(f"  {name:<18} {entry['status']:<9} {wall:>8}  {'; '.join(figures)}")
 
@@ -116,6 +123,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"pushed model: {components['Pusher']['pushed_destination']}")
     elif components.get("Trainer", {}).get("serving_model_dir"):
         print(f"trained model (not pushed): {components['Trainer']['serving_model_dir']}")
+    if components.get("TFLiteExporter", {}).get("tflite_bundle_dir"):
+        print(f"mobile bundle: {components['TFLiteExporter']['tflite_bundle_dir']}")
     return 0
 
 
@@ -219,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_parser(commands)
     add_compile_parser(commands)
+    add_export_tflite_parser(commands)
     return parser
 
 

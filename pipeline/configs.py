@@ -21,11 +21,13 @@ STAGES = (
     "Trainer",
     "Evaluator",
     "Pusher",
+    "TFLiteExporter",
 )
 STAGE_ALIASES = {
     "examplegen": "AudioExampleGen",
     "importschemagen": "SchemaGen",
     "ttsevaluator": "Evaluator",
+    "tflite": "TFLiteExporter",
 }
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"

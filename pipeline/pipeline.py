@@ -11,6 +11,7 @@ from tfx import v1 as tfx
 from components.anomaly_gate.component import AnomalyGate
 from components.audio_example_gen.component import AudioExampleGen
 from components.speech_schema_gen.component import SpeechSchemaGen
+from components.tflite_exporter.component import TFLiteExporter
 from components.tts_evaluator.component import LatestBlessedModelOfNameStrategy, TTSEvaluator
 from models import features
 from models.trainer_config import TrainerConfig
@@ -114,6 +115,13 @@ def create_pipeline(
         ),
     )
 
+    # The phone bundle: only a blessed voice, judged on the eval split's sentences.
+    tflite_exporter = TFLiteExporter(
+        model=trainer_component.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        examples=transform.outputs["transformed_examples"],
+    )
+
     ordered = [
         example_gen,
         statistics_gen,
@@ -124,6 +132,7 @@ def create_pipeline(
         trainer_component,
         evaluator,
         pusher,
+        tflite_exporter,
     ]
     components = ordered[: configs.STAGES.index(last) + 1]
     if evaluator in components:

@@ -128,6 +128,16 @@ def _figures(node_id: str, outputs: dict[str, list]) -> dict[str, Any]:
         props = _props(outputs["pushed_model"][0])
         figures["pushed"] = bool(props.get("pushed", 0))
         figures["pushed_destination"] = props.get("pushed_destination")
+    if "tflite_bundle" in outputs:
+        props = _props(outputs["tflite_bundle"][0])
+        figures["tflite_status"] = props.get("status")
+        figures["tflite_shipped"] = bool(props.get("shipped", 0))
+        figures["tflite_bundle_variant"] = props.get("bundle_variant") or None
+        figures["tflite_bundle_dir"] = props.get("bundle_dir") or None
+        figures["tflite_report"] = props.get("report")
+        figures["tflite_variants"] = json.loads(props.get("variants", "{}"))
+        if props.get("message"):
+            figures["tflite_message"] = props["message"]
     if "schema" in outputs:
         figures["schema_file"] = os.path.join(outputs["schema"][0].uri, "schema.pbtxt")
     return figures

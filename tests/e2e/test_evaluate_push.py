@@ -24,6 +24,7 @@ def _run(first_run, push_dir, trainer, steps, thresholds):
     return run_pipeline(
         corpus,
         output,
+        until="pusher",  # the TFLite stage has its own end-to-end tests
         ingest=INGEST,
         trainer={"model": "attention", "preset": "small", "batch_size": 4, **trainer},
         train_steps=steps,

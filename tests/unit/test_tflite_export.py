@@ -1,0 +1,256 @@
+"""export_tflite on a small voice: report, bundle, parity within tolerance, failed variants
+reported and not shipped, over-long text handled before any interpreter runs, the component's
+blessing gate and eval sentences."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.components.evaluator import constants as evaluator_constants
+from tfx.types import standard_artifacts
+
+from components.tflite_exporter.executor import (
+    NOT_EXPORTED_FILE,
+    Executor,
+    eval_sentences,
+    is_blessed,
+)
+from models.export import export_saved_model
+from models.registry import build_model
+from models.tflite import bundle, convert, parity
+from models.tflite.cli import add_export_tflite_parser
+from models.tflite.export import export_tflite
+
+MAX_TOKENS = 40
+SENTENCES = ["How are you today?", "Dr. Smith paid $3."]
+
+
+def small_voice(family: str, directory: str, max_frames: int = 64) -> str:
+    model = build_model(family, "small")
+    model(
+        {
+            "token_ids": np.ones((1, 8), np.int32),
+            "token_length": np.array([8], np.int32),
+            "mel": np.zeros((1, 20, 80), np.float32),
+            "mel_length": np.array([20], np.int32),
+        }
+    )
+    mean, std = np.full(80, -4.0, np.float32), np.full(80, 2.0, np.float32)
+    return export_saved_model(
+        model,
+        directory,
+        family,
+        "small",
+        mean,
+        std,
+        max_frames=max_frames,
+        griffin_lim_iterations=3,
+    )
+
+
+@pytest.fixture(scope="module")
+def voice_dir(tmp_path_factory):
+    return small_voice("mlp", str(tmp_path_factory.mktemp("voice") / "saved_model"))
+
+
+@pytest.fixture(scope="module")
+def exported(voice_dir, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("tflite"))
+    report = export_tflite(
+        voice_dir,
+        out,
+        quantize=["none", "float16"],
+        max_tokens=MAX_TOKENS,
+        sentences=SENTENCES,
+        bundle_preference=["float16", "none"],
+    )
+    return out, report
+
+
+def test_report_variants_and_bundle_layout(exported):
+    out, report = exported
+    assert set(report["variants"]) == {"float32", "float16"}
+    for entry in report["variants"].values():
+        assert entry["status"] == "passed", entry["reasons"]
+        for key in ("acoustic", "vocoder"):
+            assert os.path.getsize(entry["files"][key]["path"]) == entry["files"][key]["bytes"]
+            assert not convert.non_builtin_ops(open(entry["files"][key]["path"], "rb").read())
+        speeds = {s["threads"]: s for s in entry["speed"]}
+        assert set(speeds) == {1, 2} and all(s["rtf"] > 0 for s in speeds.values())
+    sizes = {n: e["files"]["acoustic"]["bytes"] for n, e in report["variants"].items()}
+    assert sizes["float16"] < 0.7 * sizes["float32"]
+    assert report["bundle"] == {
+        "shipped": True,
+        "variant": "float16",
+        "path": os.path.join(out, "bundle"),
+        "skipped": [],
+    }
+    names = sorted(os.listdir(os.path.join(out, "bundle")))
+    for required in (
+        "acoustic.tflite",
+        "vocoder.tflite",
+        "symbols.json",
+        "audio_config.json",
+        "bundle.json",
+        "README.md",
+        "runner.py",
+        "rules.json",
+        "golden_tokens.json",
+        "tts_text",
+    ):
+        assert required in names
+    with open(os.path.join(out, "report.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["bundle"]["variant"] == "float16"
+    markdown = open(os.path.join(out, "report.md"), encoding="utf-8").read()
+    assert "| float16 | passed |" in markdown
+
+
+def test_bundle_json_is_the_tensor_contract(exported):
+    out, _ = exported
+    with open(os.path.join(out, "bundle", "bundle.json"), encoding="utf-8") as handle:
+        config = json.load(handle)
+    assert config["max_tokens"] == MAX_TOKENS and config["max_frames"] == 64
+    assert config["prenet_noise"] is None and config["parity"]["status"] == "passed"
+    acoustic = {t["name"]: t for t in config["acoustic"]["inputs"]}
+    assert acoustic["token_ids"]["shape"] == [1, MAX_TOKENS]
+    assert acoustic["token_length"]["dtype"] == "int32"
+    outputs = {t["name"]: t for t in config["acoustic"]["outputs"]}
+    assert outputs["mel"]["shape"] == [1, 64, 80] and outputs["mel_length"]["shape"] == [1]
+    vocoder = {t["name"]: t for t in config["vocoder"]["outputs"]}
+    assert vocoder["audio"]["shape"] == [1, 64 * 256]
+    readme = open(os.path.join(out, "bundle", "README.md"), encoding="utf-8").read()
+    assert "prenet_noise" in readme and "Interpreter.Options().setNumThreads" in readme
+
+
+def test_float32_and_float16_parity_within_tolerance(exported):
+    _, report = exported
+    for name in ("float32", "float16"):
+        worst, tolerance = report["variants"][name]["parity"]["worst"], parity.TOLERANCES[name]
+        assert worst["sentences"] == len(SENTENCES)
+        assert worst["mel_l1"] <= tolerance.mel_l1
+        assert worst["mcd_db"] <= tolerance.mcd_db
+        assert worst["length_frames"] <= tolerance.length_frames
+        assert float(worst["vocoder_snr_db"]) >= tolerance.vocoder_snr_db
+    assert report["variants"]["float32"]["parity"]["worst"]["mel_l1"] < 1e-4
+
+
+def test_a_variant_beyond_tolerance_is_failed_and_not_shipped(voice_dir, tmp_path):
+    impossible = parity.Tolerance(mel_l1=-1.0, mcd_db=0.5, length_frames=2, vocoder_snr_db=20)
+    report = export_tflite(
+        voice_dir,
+        str(tmp_path / "fallback"),
+        quantize=["float16", "none"],
+        max_tokens=MAX_TOKENS,
+        sentences=SENTENCES[:1],
+        threads=(1,),
+        tolerances={"float16": impossible},
+    )
+    failed = report["variants"]["float16"]
+    assert failed["status"] == "failed" and "mel_l1" in failed["reasons"][0]
+    assert report["bundle"]["variant"] == "float32" and report["bundle"]["skipped"] == ["float16"]
+    with open(tmp_path / "fallback" / "variants" / "float16" / "bundle.json") as handle:
+        assert json.load(handle)["parity"]["status"] == "failed"
+
+    report = export_tflite(
+        voice_dir,
+        str(tmp_path / "none"),
+        quantize="float16",
+        max_tokens=MAX_TOKENS,
+        sentences=SENTENCES[:1],
+        threads=(1,),
+        tolerances={"float16": impossible},
+    )
+    assert (
+        report["bundle"]["shipped"] is False and "no variant passed" in report["bundle"]["reason"]
+    )
+    assert not os.path.exists(tmp_path / "none" / "bundle")
+
+
+def test_over_long_text_is_split_at_sentences_or_refused(exported):
+    out, _ = exported
+    runner = bundle.load_runner(os.path.join(out, "bundle", "runner.py"))
+    voice = runner.Voice(os.path.join(out, "bundle"), num_threads=1)
+    text = "Go now. I said go! Why? Because the house is on fire; run."
+    groups = voice.token_groups(text)
+    assert len(groups) > 1 and all(len(g) <= MAX_TOKENS for g in groups)
+    audio = voice.synthesize(text)
+    assert audio.dtype == np.float32 and len(audio) > 0
+    with pytest.raises(runner.TextTooLongError, match="at most 40 per call"):
+        voice.synthesize(text, split=False)
+    long_sentence = "Short one. " + "a very long sentence without an end " * 3
+    with pytest.raises(runner.TextTooLongError, match=r"sentence 2 .* at most 40"):
+        voice.token_groups(long_sentence)
+    with pytest.raises(runner.TextTooLongError):
+        voice.mel([2] * (MAX_TOKENS + 1))  # refused before the interpreter sees it
+
+
+def test_cli_parser_defaults_and_choices():
+    parser = argparse.ArgumentParser(prog="tts-pipeline")
+    add_export_tflite_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["export-tflite", "--model-dir", "m", "--out", "o"])
+    assert (args.model_dir, args.out, args.quantize, args.max_tokens) == ("m", "o", "none", 200)
+    args = parser.parse_args(
+        ["export-tflite", "--model-dir", "m", "--out", "o", "--quantize", "dynamic"]
+    )
+    assert args.quantize == "dynamic" and callable(args.func)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["export-tflite", "--model-dir", "m", "--out", "o", "--quantize", "int4"])
+
+
+def _blessing(tmp_path, blessed: int):
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.uri = str(tmp_path / "blessing")
+    blessing.set_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY, blessed)
+    return blessing
+
+
+def test_unblessed_model_is_not_exported(tmp_path):
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / "model")  # never read: the gate comes first
+    output = standard_artifacts.Model()  # any artifact object stands in for the bundle here
+    output.uri = str(tmp_path / "out")
+    os.makedirs(output.uri)
+    assert is_blessed(_blessing(tmp_path, 1)) and not is_blessed(_blessing(tmp_path, 0))
+    Executor().Do(
+        {"model": [model], "model_blessing": [_blessing(tmp_path, 0)]},
+        {"tflite_bundle": [output]},
+        {"quantize": '["none"]', "bundle_preference": '["none"]', "max_tokens": 40},
+    )
+    assert output.get_string_custom_property("status") == "not_blessed"
+    assert output.get_int_custom_property("shipped") == 0
+    assert os.listdir(output.uri) == [NOT_EXPORTED_FILE]
+
+
+def test_eval_sentences_come_from_the_eval_split(tmp_path):
+    split = tmp_path / "examples" / "Split-eval"
+    split.mkdir(parents=True)
+    with tf.io.TFRecordWriter(str(split / "data.gz"), options="GZIP") as writer:
+        for text in ("First sentence.", "", "Second one!", "Third."):
+            feature = {
+                "text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))
+            }
+            example = tf.train.Example(features=tf.train.Features(feature=feature))
+            writer.write(example.SerializeToString())
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    examples.split_names = '["train", "eval"]'
+    assert eval_sentences([examples], 3) == ["First sentence.", "Second one!"]
+    assert eval_sentences(None, 3) == [] and eval_sentences([examples], 0) == []
+
+
+def test_mobile_readme_states_the_tolerances_in_force():
+    with open(os.path.join(bundle.MOBILE_DIR, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    for name, t in parity.TOLERANCES.items():
+        length = "0" if t.length_frames == 0 else f"<= {t.length_frames}"
+        audio = f">= {t.audio_snr_db:g}" if t.audio_snr_db > -np.inf else "not gated"
+        row = (
+            f"| {name} | <= {t.mel_l1:g} | <= {t.mcd_db:g} | {length} | "
+            f">= {t.vocoder_snr_db:g} | {audio} |"
+        )
+        assert row in readme, row
