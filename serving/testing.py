@@ -5,31 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 
-import numpy as np
-
 SMALL_EXPORT = {"max_frames": 400, "griffin_lim_iterations": 4}
 
 
 def export_voice(export_dir: str, seed: int = 0, family: str = "attention") -> str:
     """Exports an untrained `small` model (a few seconds); the seed tells versions apart."""
-    import keras
+    from models.testing import export_untrained_voice
 
-    from models.export import export_saved_model
-    from models.registry import build_model
-
-    keras.utils.set_random_seed(seed)
-    model = build_model(family, "small")
-    model(
-        {
-            "token_ids": np.ones((1, 8), "int32"),
-            "token_length": np.array([8], "int32"),
-            "mel": np.zeros((1, 20, 80), "float32"),
-            "mel_length": np.array([20], "int32"),
-        }
-    )
-    return export_saved_model(
-        model, export_dir, family, "small", np.zeros(80), np.ones(80), **SMALL_EXPORT
-    )
+    return export_untrained_voice(export_dir, family, seed, **SMALL_EXPORT)
 
 
 def push_like_pusher(source: str, destination: str, before_saved_model=None) -> None:

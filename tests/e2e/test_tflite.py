@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 import soundfile as sf
@@ -18,8 +17,7 @@ from ai_edge_litert import schema_py_generated as schema
 from tfx import v1 as tfx
 
 from components.tflite_exporter.component import TFLiteExporter
-from models.export import export_saved_model
-from models.registry import build_model
+from models.testing import export_untrained_voice
 from models.tflite import convert, parity
 from models.tflite.cli import add_export_tflite_parser
 from models.tflite.export import export_tflite
@@ -58,31 +56,16 @@ print(json.dumps({"ids": ids, "tensorflow": "tensorflow" in sys.modules}))
 
 
 def small_voice(family: str, directory: str) -> str:
-    # Seeded: an untrained model's durations sit near rounding edges, and which ones flip
-    # under float16 depends on the draw; a fixed draw keeps the parity figures repeatable.
-    keras.utils.set_random_seed(0)
-    model = build_model(family, "small")
-    model(
-        {
-            "token_ids": np.ones((1, 8), np.int32),
-            "token_length": np.array([8], np.int32),
-            "mel": np.zeros((1, 20, 80), np.float32),
-            "mel_length": np.array([20], np.int32),
-        }
-    )
-    if family == "tacotron2":  # random gates fire at once; a negative bias runs the loop
-        bias = model.decoder.gate_layer.bias
-        bias.assign(np.full(bias.shape, -6.0, np.float32))
-    mean, std = np.full(80, -4.0, np.float32), np.full(80, 2.0, np.float32)
-    return export_saved_model(
-        model,
+    # Seeded (seed 0): an untrained model's durations sit near rounding edges, and which ones
+    # flip under float16 depends on the draw; a fixed draw keeps the parity figures repeatable.
+    return export_untrained_voice(
         directory,
         family,
-        "small",
-        mean,
-        std,
         max_frames=MAX_FRAMES,
         griffin_lim_iterations=8,
+        mel_mean=-4.0,
+        mel_std=2.0,
+        decode_to_max=True,
     )
 
 

@@ -1,26 +1,20 @@
 """The exported SavedModel refuses bad text inside the graph (so real TF Serving does too)."""
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.export import MAX_TEXT_CHARS, export_saved_model
-from models.registry import build_model
+from models.export import MAX_TEXT_CHARS
+from models.testing import export_untrained_voice
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    model = build_model("attention", "small")
-    model(
-        {
-            "token_ids": np.ones((1, 8), "int32"),
-            "token_length": np.array([8], "int32"),
-            "mel": np.zeros((1, 20, 80), "float32"),
-            "mel_length": np.array([20], "int32"),
-        }
+    path = export_untrained_voice(
+        str(tmp_path_factory.mktemp("voice")),
+        "attention",
+        max_frames=200,
+        griffin_lim_iterations=2,
     )
-    path = str(tmp_path_factory.mktemp("voice"))
-    export_saved_model(model, path, "attention", "small", np.zeros(80), np.ones(80), 200, 2)
     return tf.saved_model.load(path).signatures["serving_default"]
 
 

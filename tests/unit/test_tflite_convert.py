@@ -9,8 +9,7 @@ import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
 
-from models.export import export_saved_model
-from models.registry import build_model
+from models.testing import export_untrained_voice
 from models.tflite import convert
 from models.tflite.acoustic import acoustic_function
 from models.tflite.source import load_source
@@ -24,28 +23,14 @@ MAX_TOKENS = 24
 
 def small_voice(family: str, directory: str, max_frames: int = MAX_FRAMES) -> str:
     """A small, untrained voice exported as the Trainer would (tacotron2 never stops early)."""
-    model = build_model(family, "small")
-    model(
-        {
-            "token_ids": np.ones((1, 8), np.int32),
-            "token_length": np.array([8], np.int32),
-            "mel": np.zeros((1, 20, 80), np.float32),
-            "mel_length": np.array([20], np.int32),
-        }
-    )
-    if family == "tacotron2":  # random gates fire at once; a negative bias runs the loop
-        bias = model.decoder.gate_layer.bias
-        bias.assign(np.full(bias.shape, -6.0, np.float32))
-    mean, std = np.full(80, -4.0, np.float32), np.full(80, 2.0, np.float32)
-    return export_saved_model(
-        model,
+    return export_untrained_voice(
         directory,
         family,
-        "small",
-        mean,
-        std,
         max_frames=max_frames,
         griffin_lim_iterations=3,
+        mel_mean=-4.0,
+        mel_std=2.0,
+        decode_to_max=True,
     )
 
 

@@ -20,8 +20,7 @@ from components.tflite_exporter.executor import (
     eval_sentences,
     is_blessed,
 )
-from models.export import export_saved_model
-from models.registry import build_model
+from models.testing import export_untrained_voice
 from models.tflite import bundle, convert, parity
 from models.tflite.cli import add_export_tflite_parser
 from models.tflite.export import export_tflite
@@ -31,25 +30,13 @@ SENTENCES = ["How are you today?", "Dr. Smith paid $3."]
 
 
 def small_voice(family: str, directory: str, max_frames: int = 64) -> str:
-    model = build_model(family, "small")
-    model(
-        {
-            "token_ids": np.ones((1, 8), np.int32),
-            "token_length": np.array([8], np.int32),
-            "mel": np.zeros((1, 20, 80), np.float32),
-            "mel_length": np.array([20], np.int32),
-        }
-    )
-    mean, std = np.full(80, -4.0, np.float32), np.full(80, 2.0, np.float32)
-    return export_saved_model(
-        model,
+    return export_untrained_voice(
         directory,
         family,
-        "small",
-        mean,
-        std,
         max_frames=max_frames,
         griffin_lim_iterations=3,
+        mel_mean=-4.0,
+        mel_std=2.0,
     )
 
 
