@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 
 from models import features, registry
@@ -30,6 +32,13 @@ def bucket_boundaries(max_frames: int, buckets: int = 6) -> list[int]:
     """Evenly spaced mel-length boundaries up to max_frames: similar lengths batch together."""
     step = max(1, max_frames // (buckets + 1))
     return [step * (i + 1) for i in range(buckets)]
+
+
+def split_file_patterns(artifacts: list, split: str) -> list[str]:
+    """One glob per Examples artifact for `split`: Transform writes one artifact per span."""
+    from tfx.types import artifact_utils  # the pipeline edge; models stay TFX-free otherwise
+
+    return [os.path.join(uri, "*") for uri in artifact_utils.get_split_uris(artifacts, split)]
 
 
 def make_dataset(

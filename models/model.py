@@ -16,7 +16,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 
-from models import data, export, features, registry
+from models import data, export, features, registry, warm_start
 from models.schedules import WarmupInverseSqrt
 from models.trainer_config import TrainerConfig
 from models.training_callbacks import ProgressLogger, SpeechSummaries, WallClockBudget
@@ -26,10 +26,10 @@ EVAL_MAX_FRAMES = 100_000  # evaluation sees every utterance, however long
 
 
 def keras_model_path(serving_model_dir: str) -> str:
-    """<Model artifact>/keras/model.keras, next to TFX's Format-Serving directory."""
-    directory = os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), "keras")
-    tf.io.gfile.makedirs(directory)
-    return os.path.join(directory, "model.keras")
+    """<Model artifact>/keras/model.keras (its directory created), for saving."""
+    path = warm_start.keras_model_file(serving_model_dir)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    return path
 
 
 def _distribution(config: TrainerConfig):
@@ -98,6 +98,11 @@ def run_fn(fn_args) -> None:
     with strategy.scope():
         model = registry.build_model(config.model, config.preset)
         model(sample_batch, training=False)  # weights exist before fit, so restores can land
+        warm_started = bool(
+            config.warm_start
+            and fn_args.base_model
+            and warm_start.load_base_weights(model, fn_args.base_model, config.model, config.preset)
+        )
         optimizer = keras.optimizers.Adam(
             learning_rate=WarmupInverseSqrt(config.peak_learning_rate, config.warmup_steps),
             clipnorm=config.clip_norm,
@@ -155,6 +160,7 @@ def run_fn(fn_args) -> None:
         "preset": config.preset,
         "parameters": int(model.count_params()),
         "train_examples": train_examples,
+        "initialized_from": fn_args.base_model if warm_started else "scratch",
         "steps": progress.steps_done,
         "steps_per_second": round(progress.steps_per_second, 3),
         "train_wall_s": round(train_wall_s, 1),

@@ -25,6 +25,10 @@ class TrainerConfig:
     jit_compile: str = "auto"  # auto: XLA on GPU only
     seed: int = 0
     max_train_seconds: float = 0.0  # > 0: stop after this wall-clock budget, then export
+    # Start from the weights of the voice blessed before this run's data arrived (the one
+    # being served), when the pipeline resolves one of the same family and preset; else,
+    # and always when False, from scratch.
+    warm_start: bool = True
 
     def __post_init__(self):
         registry.model_class(self.model)  # fails early on an unknown model name

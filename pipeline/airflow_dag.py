@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pipeline import configs
+from pipeline import configs, corpus_layout
 
 if TYPE_CHECKING:
     from airflow.models import DAG
@@ -39,6 +39,8 @@ class AirflowSettings:
     beam_pipeline_args: str | None = None
     allow_anomalies: bool = False
     retries: int = 0
+    corpus_layout: str = "auto"  # auto: span-N/ batches if the (local) corpus has them
+    retrain: str = "warm-start"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AirflowSettings:
@@ -82,6 +84,15 @@ def _absolute(path: str) -> str:
     return path if "://" in path else os.path.abspath(path)
 
 
+def _metadata_pattern(settings: AirflowSettings, data_root: str) -> str:
+    if settings.corpus_layout != "auto":
+        return corpus_layout.LAYOUTS[settings.corpus_layout]
+    # A remote corpus is not listed at DAG parse time: TTS_CORPUS_LAYOUT=spans says so.
+    if "://" not in data_root and corpus_layout.span_numbers(data_root):
+        return corpus_layout.SPAN_PATTERN
+    return corpus_layout.FLAT_PATTERN
+
+
 def create_airflow_pipeline(settings: AirflowSettings) -> Pipeline:
     """The same DAG as `tts-pipeline run`, with the same layout under the output directory.
 
@@ -91,11 +102,17 @@ def create_airflow_pipeline(settings: AirflowSettings) -> Pipeline:
     from pipeline.pipeline import create_pipeline
 
     output_dir = os.path.abspath(settings.output_dir)
+    data_root = _absolute(settings.data_root)
     return create_pipeline(
         pipeline_root=os.path.join(output_dir, "pipeline_root"),
-        data_root=_absolute(settings.data_root),
+        data_root=data_root,
         metadata_path=os.path.join(output_dir, configs.METADATA_FILE),
-        trainer={"model": settings.model, "preset": settings.preset},
+        ingest=configs.IngestConfig(metadata_pattern=_metadata_pattern(settings, data_root)),
+        trainer={
+            "model": settings.model,
+            "preset": settings.preset,
+            "warm_start": configs.warm_start_setting(settings.retrain),
+        },
         train_steps=settings.train_steps,
         allow_anomalies=settings.allow_anomalies,
         model_name=settings.model_name,

@@ -23,7 +23,11 @@ def _demo_corpus(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         summary = build_demo_corpus(
-            args.out, sentences=args.sentences, seed=args.seed, progress=progress
+            args.out,
+            sentences=args.sentences,
+            seed=args.seed,
+            progress=progress,
+            id_prefix=args.id_prefix,
         )
     print(
         f"demo corpus: {summary.utterances} utterances, "
@@ -36,6 +40,10 @@ def _demo_corpus(args: argparse.Namespace) -> int:
 def _print_summary(summary: dict) -> None:
     for name, entry in summary["components"].items():
         figures = []
+        if entry.get("span") is not None:
+            figures.append(f"span {entry['span']}")
+        if "spans" in entry:
+            figures.append(f"spans {entry['spans']}")
         if "examples" in entry:
             figures.append(f"examples {entry['examples']}")
         if "quarantined" in entry:
@@ -56,7 +64,8 @@ def _print_summary(summary: dict) -> None:
             loss = training["final"].get("loss")
             figures.append(
                 f"{training['model']}/{training['preset']} {training['steps']} steps at "
-                f"{training['steps_per_second']} steps/s, final loss {loss}"
+                f"{training['steps_per_second']} steps/s, final loss {loss}, from "
+                + training.get("initialized_from", "scratch")
             )
         if "tflite_status" in entry:
             variants = ", ".join(
@@ -77,10 +86,14 @@ def _run(args: argparse.Namespace) -> int:
 
     logging.set_verbosity(logging.INFO)
     ingest = configs.IngestConfig(
-        eval_fraction=args.eval_fraction, max_duration_s=args.max_duration_s
+        eval_fraction=args.eval_fraction, max_duration_s=args.max_duration_s, span=args.ingest_span
     )
     beam_args = args.beam_pipeline_args.split() if args.beam_pipeline_args else None
-    trainer = {"model": args.model, "preset": args.preset}
+    trainer = {
+        "model": args.model,
+        "preset": args.preset,
+        "warm_start": configs.warm_start_setting(args.retrain),
+    }
     evaluation = configs.EvaluationConfig(baseline_tolerance=args.baseline_tolerance)
     if args.thresholds:
         evaluation.thresholds = json.loads(args.thresholds)
@@ -173,10 +186,32 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("out", help="output directory (created)")
     demo.add_argument("--sentences", type=int, default=200)
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--id-prefix",
+        default="DEMO-",
+        help="utterance id prefix: give each batch (span-N/) of a growing corpus its own",
+    )
     demo.set_defaults(func=_demo_corpus)
 
     run = commands.add_parser("run", help="run the pipeline with LocalDagRunner")
-    run.add_argument("--data", required=True, help="corpus directory (LJSpeech layout)")
+    run.add_argument(
+        "--data",
+        required=True,
+        help="corpus directory: LJSpeech layout, or span-N/ subdirectories in that layout "
+        "(a growing corpus: each run ingests the newest span and trains on all)",
+    )
+    run.add_argument(
+        "--ingest-span",
+        type=int,
+        default=None,
+        help="re-ingest this span instead of the newest (after fixing recordings in it)",
+    )
+    run.add_argument(
+        "--retrain",
+        choices=("warm-start", "scratch"),
+        default="warm-start",
+        help="warm-start: from the voice blessed before this data (same model and preset)",
+    )
     run.add_argument("--output", required=True, help="pipeline root, ML Metadata and summary")
     run.add_argument(
         "--until", default=None, help="stop after this stage (e.g. transform); default: all"

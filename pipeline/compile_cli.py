@@ -33,6 +33,19 @@ def add_compile_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
         "--data-root", required=True, help="corpus (LJSpeech layout), e.g. gs://BUCKET/corpus"
     )
     compile_.add_argument(
+        "--corpus-layout",
+        choices=("flat", "spans"),
+        default="flat",
+        help="flat: one LJSpeech directory; spans: span-N/ batches, the newest ingested per run",
+    )
+    compile_.add_argument(
+        "--retrain",
+        choices=("warm-start", "scratch"),
+        default="scratch",
+        help="warm-start: from the latest blessed voice of the served name. Vertex resolves "
+        "it without the local 'blessed before this data' rule, so a repeated run retrains",
+    )
+    compile_.add_argument(
         "--push-dir", default=None, help="push base (default: PIPELINE_ROOT/serving)"
     )
     compile_.add_argument(
@@ -64,9 +77,14 @@ def add_compile_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
 def run_compile(args: argparse.Namespace) -> int:
     """Compiles; prints where the file went and what a run can still set."""
     from pipeline import configs
+    from pipeline.corpus_layout import LAYOUTS
     from pipeline.kubeflow_v2_runner import DATA_ROOT_PARAMETER, compile_pipeline
 
-    trainer = {"model": args.model, "preset": args.preset}
+    trainer = {
+        "model": args.model,
+        "preset": args.preset,
+        "warm_start": configs.warm_start_setting(args.retrain),
+    }
     if args.batch_size:
         trainer["batch_size"] = args.batch_size
     beam_args = args.beam_pipeline_args.split() if args.beam_pipeline_args else None
@@ -84,6 +102,7 @@ def run_compile(args: argparse.Namespace) -> int:
             schema_path=args.schema,
             trainer=trainer,
             train_steps=args.train_steps,
+            ingest=configs.IngestConfig(metadata_pattern=LAYOUTS[args.corpus_layout]),
             model_name=args.model_name,
             allow_anomalies=args.allow_anomalies,
             enable_cache=not args.no_cache,

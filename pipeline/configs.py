@@ -40,6 +40,16 @@ EVAL_STEPS = 1  # the Trainer's own validation pass; TTSEvaluator measures held-
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 
 
+# `--retrain`: from the weights of the voice blessed before the new data, or from scratch.
+RETRAIN_CHOICES = ("warm-start", "scratch")
+
+
+def warm_start_setting(retrain: str) -> bool:
+    if retrain not in RETRAIN_CHOICES:
+        raise ValueError(f"unknown --retrain {retrain!r}; one of {RETRAIN_CHOICES}")
+    return retrain == "warm-start"
+
+
 @dataclasses.dataclass
 class EvaluationConfig:
     """How the TTSEvaluator blesses: absolute ceilings, then no regression past tolerance."""
@@ -59,6 +69,11 @@ class IngestConfig:
     max_duration_s: float = 20.0
     silence_rms_db: float = -60.0
     max_clipped_fraction: float = 0.001
+    # pipeline/corpus_layout.py: "metadata.csv", or "span-{SPAN}/metadata.csv" for a corpus
+    # that grows one batch (span) at a time.
+    metadata_pattern: str = "metadata.csv"
+    # None: the newest span. A number: re-ingest that span (after fixing recordings in it).
+    span: int | None = None
 
 
 def resolve_stage(name: str | None) -> str:

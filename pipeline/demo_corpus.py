@@ -53,12 +53,14 @@ def build_demo_corpus(
     sentences: int = 200,
     seed: int = 0,
     progress: ProgressCallback | None = None,
+    id_prefix: str = ID_PREFIX,
 ) -> DemoCorpusSummary:
     """Writes `out_dir/metadata.csv` (`id|text|normalized_text`) and `out_dir/wavs/<id>.wav`.
 
     Clips are 22,050 Hz 16-bit mono. `out_dir` must be new, empty or an earlier demo corpus
     (which is replaced). `progress(done, total)` is called after each clip; without it, a line
-    is logged every 50 clips.
+    is logged every 50 clips. `id_prefix` keeps ids unique across the batches (spans) of a
+    growing corpus.
     """
     start = time.monotonic()
     if sentences < 1:
@@ -66,7 +68,7 @@ def build_demo_corpus(
     out_dir = os.fspath(out_dir)
     texts = generate_sentences(sentences, seed)
     width = max(4, len(str(sentences)))
-    ids = [f"{ID_PREFIX}{i:0{width}d}" for i in range(1, sentences + 1)]
+    ids = [f"{id_prefix}{i:0{width}d}" for i in range(1, sentences + 1)]
     metadata = _metadata_lines(ids, texts, _normalize_all(ids, texts))
     # A separate stream, so that rates never shift which sentences a seed gives.
     rate_rng = random.Random(f"demo-corpus-rates-{seed}")

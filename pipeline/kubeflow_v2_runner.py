@@ -52,6 +52,7 @@ def create_kubeflow_pipeline(
         metadata_path="",
         push_base=push_base or pipeline_root.rstrip("/") + "/serving",
         beam_pipeline_args=beam_pipeline_args,
+        stock_resolvers_only=True,
         **pipeline_kwargs,
     )
 

@@ -2,30 +2,45 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 
 from absl import logging
 from tfx import v1 as tfx
 
-from pipeline import configs
+from pipeline import configs, corpus_layout
+from pipeline.corpus_layout import UnusableCorpusError  # noqa: F401 (callers catch it here)
 from pipeline.pipeline import create_pipeline
 from pipeline.run_lock import exclusive_run
 from pipeline.run_summary import build_run_summary, write_run_summary
 
-
-class UnusableCorpusError(ValueError):
-    """The corpus directory cannot feed a pipeline at all (not a per-row problem)."""
+CORPUS_RECORD_FILE = "corpus.json"
 
 
-def check_corpus(data_root: str) -> None:
-    """Fails before any Beam start-up when the corpus has no metadata file at all."""
-    if not os.path.isdir(data_root):
-        raise UnusableCorpusError(f"corpus directory {data_root!r} does not exist")
-    if not os.path.isfile(os.path.join(data_root, "metadata.csv")):
-        raise UnusableCorpusError(
-            f"unusable corpus {data_root!r}: no metadata.csv (LJSpeech layout: "
-            "metadata.csv with 'id|text|normalized_text' lines and wavs/<id>.wav)"
-        )
+class CorpusMismatchError(ValueError):
+    """The output directory holds the history of another corpus."""
+
+
+def claim_output_for_corpus(output_dir: str, data_root: str) -> None:
+    """One output directory, one corpus: its spans, models and blessings belong together.
+
+    The Transform and Trainer read every span that AudioExampleGen ever wrote under this
+    output, and blessings compare with earlier models, so mixing corpora would train and
+    judge on the wrong data. The first run records the corpus; a later one must match it.
+    """
+    path = os.path.join(output_dir, CORPUS_RECORD_FILE)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            recorded = json.load(handle)["data_root"]
+        if recorded != data_root:
+            raise CorpusMismatchError(
+                f"output directory {output_dir!r} holds the runs of corpus {recorded!r}, not "
+                f"{data_root!r}: give this corpus its own --output"
+            )
+        return
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"data_root": data_root}, handle)
 
 
 def run_pipeline(
@@ -46,7 +61,9 @@ def run_pipeline(
     """Runs through `until`; always writes <output>/run_summary.json, even when a stage fails."""
     data_root = os.path.abspath(data_root)
     output_dir = os.path.abspath(output_dir)
-    check_corpus(data_root)
+    ingest = dataclasses.replace(
+        ingest or configs.IngestConfig(), metadata_pattern=corpus_layout.metadata_pattern(data_root)
+    )
     os.makedirs(output_dir, exist_ok=True)
     metadata_path = os.path.join(output_dir, configs.METADATA_FILE)
     last = configs.resolve_stage(until)
@@ -68,6 +85,7 @@ def run_pipeline(
         enable_cache=enable_cache,
     )
     with exclusive_run(output_dir):
+        claim_output_for_corpus(output_dir, data_root)
         return _run_and_summarize(pipeline, metadata_path, planned, output_dir, data_root)
 
 

@@ -12,10 +12,10 @@ from components.anomaly_gate.component import AnomalyGate
 from components.audio_example_gen.component import AudioExampleGen
 from components.speech_schema_gen.component import SpeechSchemaGen
 from components.tflite_exporter.component import TFLiteExporter
-from components.tts_evaluator.component import LatestBlessedModelOfNameStrategy, TTSEvaluator
+from components.tts_evaluator.component import TTSEvaluator
 from models import features
 from models.trainer_config import TrainerConfig
-from pipeline import configs
+from pipeline import configs, resolvers
 
 
 def create_pipeline(
@@ -34,17 +34,25 @@ def create_pipeline(
     beam_pipeline_args: list[str] | None = None,
     enable_cache: bool = True,
     pipeline_name: str = configs.PIPELINE_NAME,
+    stock_resolvers_only: bool = False,
 ) -> tfx.dsl.Pipeline:
     """The pipeline through `until` (a stage of configs.STAGES, default: the last).
 
     With `schema_path`, a saved (curated) schema replaces the inferred one, so drift in the
     new data (sample rate, text length, ...) shows up as ExampleValidator anomalies.
+
+    Incremental data: AudioExampleGen ingests the newest span only; statistics, schema and
+    validation judge that new batch; Transform, Trainer and Evaluator read every span.
+    `stock_resolvers_only` (Kubeflow V2, whose compiler takes only TFX's own strategies):
+    Transform reads the newest span, and model resolution has no "created before" anchor.
     """
     ingest = ingest or configs.IngestConfig()
     last = configs.resolve_stage(until)
 
     example_gen = AudioExampleGen(
         input_base=data_root,
+        metadata_pattern=ingest.metadata_pattern,
+        range_config=_single_span(ingest.span),
         eval_fraction=ingest.eval_fraction,
         min_duration_s=ingest.min_duration_s,
         max_duration_s=ingest.max_duration_s,
@@ -67,32 +75,55 @@ def create_pipeline(
     anomaly_gate = AnomalyGate(
         anomalies=example_validator.outputs["anomalies"], allow_anomalies=allow_anomalies
     )
+    resolved_before = {}  # consumer id -> the Resolver nodes that run just before it
+    if stock_resolvers_only:
+        corpus_examples, analyzer_cache = example_gen.outputs["examples"], None
+    else:
+        spans = resolvers.corpus_spans(example_gen, after=anomaly_gate)
+        corpus_examples = spans.outputs["examples"]
+        # Old spans are not analysed again: their analyzer results come from the cache.
+        cache = resolvers.transform_cache(corpus_examples)
+        analyzer_cache = cache.outputs["cache"]
+        resolved_before[resolvers.TRANSFORM_ID] = [spans, cache]
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"],
+        examples=corpus_examples,
+        analyzer_cache=analyzer_cache,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN,
     )
     transform.add_upstream_node(anomaly_gate)
+
+    trainer_config = TrainerConfig.from_custom_config(trainer)
+    model_name = model_name or trainer_config.model
+    base_model = None
+    if trainer_config.warm_start:
+        # The voice blessed before this run's data: the one being served.
+        warm_start_base = resolvers.blessed_model(
+            "warm_start_model_resolver",
+            model_name,
+            None if stock_resolvers_only else transform.outputs["transformed_examples"],
+        )
+        resolved_before["Trainer"] = [warm_start_base]
+        base_model = warm_start_base.outputs["model"]
     trainer_component = tfx.components.Trainer(
         run_fn=configs.RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
+        base_model=base_model,
         train_args=tfx.proto.TrainArgs(num_steps=train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=configs.EVAL_STEPS),
-        custom_config=dataclasses.asdict(TrainerConfig.from_custom_config(trainer)),
+        custom_config=dataclasses.asdict(trainer_config),
     )
 
-    trainer_config = TrainerConfig.from_custom_config(trainer)
-    model_name = model_name or trainer_config.model
     evaluation = evaluation or configs.EvaluationConfig()
-    # The baseline: the latest model blessed under the same served name, if any.
-    baseline = tfx.dsl.Resolver(
-        strategy_class=LatestBlessedModelOfNameStrategy,
-        config={"model_name": model_name},
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    # The baseline: the model blessed under the same served name before this candidate.
+    baseline = resolvers.blessed_model(
+        "latest_blessed_model_resolver",
+        model_name,
+        None if stock_resolvers_only else trainer_component.outputs["model"],
+    )
+    resolved_before["Evaluator"] = [baseline]
     evaluator = TTSEvaluator(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -135,8 +166,10 @@ def create_pipeline(
         tflite_exporter,
     ]
     components = ordered[: configs.STAGES.index(last) + 1]
-    if evaluator in components:
-        components.insert(components.index(evaluator), baseline)
+    for consumer in ordered:
+        if consumer in components:
+            for resolver in resolved_before.get(consumer.id, []):
+                components.insert(components.index(consumer), resolver)
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
@@ -146,4 +179,13 @@ def create_pipeline(
             metadata_path
         ),
         beam_pipeline_args=list(beam_pipeline_args or configs.DEFAULT_BEAM_ARGS),
+    )
+
+
+def _single_span(span: int | None):
+    """A RangeConfig that re-ingests one span; None resolves the newest span."""
+    if span is None:
+        return None
+    return tfx.proto.RangeConfig(
+        static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)
     )

@@ -58,19 +58,27 @@ def _node_id(store: mlmd.MetadataStore, execution_id: int, node_type_id: int) ->
     return "unknown"
 
 
-def _outputs(store: mlmd.MetadataStore, execution_id: int) -> dict[str, list]:
+_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+_INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
+
+
+def _artifacts(store: mlmd.MetadataStore, execution_id: int, event_types) -> dict[str, list]:
+    """{input or output key: artifacts} of one execution."""
     by_key: dict[str, list] = {}
-    events = store.get_events_by_execution_ids([execution_id])
-    output_events = [
-        e
-        for e in events
-        if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
-    ]
-    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in output_events])}
-    for event in output_events:
-        key = event.path.steps[0].key if event.path.steps else "output"
+    events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type in event_types]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    for event in events:
+        key = event.path.steps[0].key if event.path.steps else "artifact"
         by_key.setdefault(key, []).append(artifacts[event.artifact_id])
     return by_key
+
+
+def _span(artifact: metadata_store_pb2.Artifact) -> int | None:
+    """ExampleGen drivers record the span as a custom property."""
+    for values in (artifact.custom_properties, artifact.properties):
+        if "span" in values:
+            return values["span"].int_value
+    return None
 
 
 def _anomalies(artifact: metadata_store_pb2.Artifact) -> dict[str, Any]:
@@ -85,6 +93,7 @@ def _figures(node_id: str, outputs: dict[str, list]) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     if "examples" in outputs and node_id == "AudioExampleGen":
         props = _props(outputs["examples"][0])
+        figures["span"] = _span(outputs["examples"][0])
         figures["examples"] = {
             k.removeprefix("num_examples_"): v
             for k, v in props.items()
@@ -153,11 +162,12 @@ def build_run_summary(
     store = mlmd.MetadataStore(config)
     run = _latest_run_context(store, pipeline_name)
     components: dict[str, Any] = {name: {"status": "not run"} for name in planned}
+    resolvers: dict[str, Any] = {}
     if run is not None:
         node_type_id = store.get_context_type("node").id
         for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
             node_id = _node_id(store, execution.id, node_type_id)
-            outputs = _outputs(store, execution.id)
+            outputs = _artifacts(store, execution.id, _OUTPUT_EVENTS)
             wall_s = (
                 execution.last_update_time_since_epoch - execution.create_time_since_epoch
             ) / 1000.0
@@ -166,7 +176,15 @@ def build_run_summary(
                 "wall_s": round(wall_s, 2),
                 "outputs": {key: [a.uri for a in arts] for key, arts in outputs.items()},
             }
+            if node_id not in components:  # a Resolver, not a stage
+                entry.pop("outputs")
+                resolvers[node_id] = entry
+                continue
             entry.update(_figures(node_id, outputs))
+            if node_id == "Transform":
+                # Every span of the corpus, while AudioExampleGen ingested only the newest.
+                inputs = _artifacts(store, execution.id, _INPUT_EVENTS)
+                entry["spans"] = sorted(_span(a) for a in inputs.get("examples", []))
             components[node_id] = entry
     audio_s = sum(components.get("AudioExampleGen", {}).get("audio_seconds", {}).values())
     for name in _READS_EVERY_EXAMPLE:
@@ -179,6 +197,7 @@ def build_run_summary(
         "status": "failed" if error else "complete",
         "error": error,
         "components": components,
+        "resolvers": resolvers,
     }
 
 

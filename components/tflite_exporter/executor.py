@@ -13,7 +13,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from models import features
+from models import data, features
 from models.tflite.export import REPORT_FILE, export_tflite
 
 DEFAULT_MAX_SENTENCES = 8
@@ -33,8 +33,8 @@ def eval_sentences(examples, limit: int) -> list[str]:
     """Up to `limit` texts of the eval split (raw or transformed examples both carry `text`)."""
     if not examples or limit <= 0:
         return []
-    split_uri = artifact_utils.get_split_uri(examples, features.EVAL_SPLIT)
-    files = sorted(tf.io.gfile.glob(os.path.join(split_uri, "*")))
+    patterns = data.split_file_patterns(examples, features.EVAL_SPLIT)
+    files = sorted(path for pattern in patterns for path in tf.io.gfile.glob(pattern))
     texts = []
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit):
         example = tf.train.Example.FromString(record.numpy())

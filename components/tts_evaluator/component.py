@@ -7,7 +7,8 @@ Example:
         config={"model_name": "tacotron2"},
         model=Channel(type=Model),
         model_blessing=Channel(type=ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+        created_before=trainer.outputs["model"],
+    ).with_id("latest_blessed_model_resolver")  # components/resolver_strategies.py
     evaluator = TTSEvaluator(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -29,9 +30,6 @@ import json
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
-    LatestBlessedModelStrategy,
-)
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
@@ -84,7 +82,9 @@ class TTSEvaluator(base_component.BaseComponent):
             model=model,
             baseline_model=baseline_model,
             model_name=model_name,
-            thresholds=json.dumps(thresholds or blessing.DEFAULT_THRESHOLDS, sort_keys=True),
+            thresholds=json.dumps(
+                blessing.DEFAULT_THRESHOLDS if thresholds is None else thresholds, sort_keys=True
+            ),
             baseline_tolerance=float(baseline_tolerance),
             max_utterances=int(max_utterances),
             report_samples=int(report_samples),
@@ -93,24 +93,3 @@ class TTSEvaluator(base_component.BaseComponent):
             blessing=types.Channel(type=standard_artifacts.ModelBlessing),
         )
         super().__init__(spec=spec)
-
-
-class LatestBlessedModelOfNameStrategy(LatestBlessedModelStrategy):
-    """TFX's latest-blessed-model resolution, restricted to blessings of one served name.
-
-    One pipeline trains several voices (`--model-name`); each is compared only with the
-    last blessed model that was served under its own name.
-    """
-
-    def __init__(self, model_name: str):
-        self._model_name = model_name
-
-    def _resolve(self, input_dict, model_channel_key, model_blessing_channel_key):
-        input_dict = dict(input_dict)
-        input_dict[model_blessing_channel_key] = [
-            b
-            for b in input_dict[model_blessing_channel_key]
-            if b.has_custom_property("model_name")
-            and b.get_string_custom_property("model_name") == self._model_name
-        ]
-        return super()._resolve(input_dict, model_channel_key, model_blessing_channel_key)

@@ -19,28 +19,32 @@ from tfx.utils import io_utils, path_utils
 from components.tts_evaluator import blessing, report
 from models import data, features, registry
 from models.evaluation import evaluate_model, summarize
-from models.model import keras_model_path
 from models.vocoder import griffin_lim
+from models.warm_start import keras_model_file, read_voice_info
 
 EVAL_BATCH = 8
 
 
 def read_voice(model_uri: str) -> dict:
     """The voice description the Trainer exported beside the SavedModel."""
-    path = os.path.join(path_utils.serving_model_path(model_uri), "assets", "voice.json")
-    return json.loads(io_utils.read_string_file(path))
+    return read_voice_info(path_utils.serving_model_path(model_uri))
 
 
 def load_keras_model(model_uri: str):
     registry.model_class(read_voice(model_uri)["model"])  # registers the family's classes
-    return keras.saving.load_model(keras_model_path(path_utils.serving_model_path(model_uri)))
+    return keras.saving.load_model(keras_model_file(path_utils.serving_model_path(model_uri)))
 
 
-def _eval_dataset(examples, transform_graph_uri: str) -> tf.data.Dataset:
+def _eval_dataset(examples: list, transform_graph_uri: str) -> tf.data.Dataset:
     spec = tft.TFTransformOutput(transform_graph_uri).transformed_feature_spec()
-    files = os.path.join(artifact_utils.get_split_uri([examples], features.EVAL_SPLIT), "*")
     return data.make_dataset(
-        files, spec, EVAL_BATCH, shuffle=False, repeat=False, max_frames=100_000, keep_ids=True
+        data.split_file_patterns(examples, features.EVAL_SPLIT),
+        spec,
+        EVAL_BATCH,
+        shuffle=False,
+        repeat=False,
+        max_frames=100_000,
+        keep_ids=True,
     )
 
 
@@ -72,7 +76,7 @@ def _reference_audio(records: list[dict], iterations: int) -> dict[str, np.ndarr
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         model = artifact_utils.get_single_instance(input_dict["model"])
-        examples = artifact_utils.get_single_instance(input_dict["examples"])
+        examples = input_dict["examples"]  # one per span of the corpus
         transform_graph = artifact_utils.get_single_instance(input_dict["transform_graph"])
         model_name = exec_properties["model_name"]
         tolerance = float(exec_properties["baseline_tolerance"])

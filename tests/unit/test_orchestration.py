@@ -41,8 +41,7 @@ def _kfp_unready_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def local_pipeline() -> tfx.dsl.Pipeline:
+def _local_pipeline(**kwargs) -> tfx.dsl.Pipeline:
     from pipeline.pipeline import create_pipeline
 
     return create_pipeline(
@@ -50,7 +49,19 @@ def local_pipeline() -> tfx.dsl.Pipeline:
         data_root="/srv/tts/corpus",
         metadata_path="/srv/tts/metadata.sqlite",
         model_name=MODEL_NAME,
+        **kwargs,
     )
+
+
+@pytest.fixture(scope="module")
+def local_pipeline() -> tfx.dsl.Pipeline:
+    return _local_pipeline()
+
+
+@pytest.fixture(scope="module")
+def stock_resolver_pipeline() -> tfx.dsl.Pipeline:
+    """The local DAG as the KFP v2 compiler takes it: TFX's own resolver strategies only."""
+    return _local_pipeline(stock_resolvers_only=True)
 
 
 @pytest.fixture(scope="module")
@@ -99,11 +110,12 @@ def test_compiled_json_parses_as_a_pipeline_job(compiled_job: dict) -> None:
 
 
 def test_every_local_component_is_a_task_with_its_inputs_wired_as_locally(
-    compiled_job: dict, local_pipeline: tfx.dsl.Pipeline
+    compiled_job: dict, stock_resolver_pipeline: tfx.dsl.Pipeline
 ) -> None:
     tasks = compiled_job["pipelineSpec"]["root"]["dag"]["tasks"]
-    assert {_local_name(name) for name in tasks} == {node.id for node in local_pipeline.components}
-    for node in local_pipeline.components:
+    nodes = stock_resolver_pipeline.components
+    assert {_local_name(name) for name in tasks} == {node.id for node in nodes}
+    for node in nodes:
         if isinstance(node, tfx.dsl.Resolver):
             assert {f"{node.id}{suffix}" for suffix in RESOLVER_SUFFIXES} <= set(tasks)
             continue
@@ -122,6 +134,15 @@ def test_every_local_component_is_a_task_with_its_inputs_wired_as_locally(
         assert wired == local, node.id
         upstream = {_local_name(name) for name in task.get("dependentTasks", [])}
         assert upstream == {n.id for n in node.upstream_nodes}, node.id
+
+
+def test_kfp_differs_from_the_local_dag_only_in_how_transform_reads_spans(
+    local_pipeline: tfx.dsl.Pipeline, stock_resolver_pipeline: tfx.dsl.Pipeline
+) -> None:
+    local_only = {"corpus_spans_resolver", "transform_cache_resolver"}
+    local_ids = {node.id for node in local_pipeline.components}
+    assert local_ids - local_only == {node.id for node in stock_resolver_pipeline.components}
+    assert local_only <= local_ids
 
 
 def test_image_beam_arguments_and_data_root_parameter(compiled_job: dict) -> None:
@@ -152,9 +173,10 @@ def test_baseline_is_the_latest_blessing_of_the_same_served_name(compiled_job: d
         for query in executor.get("resolver", {}).get("outputArtifactQueries", {}).values()
         if "tfx.ModelBlessing" in query["filter"]
     ]
-    assert len(filters) == 1
-    assert "metadata.blessed.number_value=1" in filters[0]
-    assert f'metadata.model_name.string_value="{MODEL_NAME}"' in filters[0]
+    assert len(filters) == 2  # the Evaluator's baseline and the Trainer's warm-start base
+    for blessing_filter in filters:
+        assert "metadata.blessed.number_value=1" in blessing_filter
+        assert f'metadata.model_name.string_value="{MODEL_NAME}"' in blessing_filter
 
 
 def test_compile_parser_imports_nothing_heavy() -> None:
@@ -179,6 +201,7 @@ def test_compile_command_writes_a_bare_spec_for_kfp(tmp_path) -> None:
     args = parser.parse_args(
         ["compile", "--target", "kubeflow-v2", "--output", str(output), "--format", "spec"]
         + ["--pipeline-root", PIPELINE_ROOT, "--data-root", DATA_ROOT, "--until", "transform"]
+        + ["--corpus-layout", "spans"]
     )
     assert args.func(args) == 0
     with open(output, encoding="utf-8") as handle:
@@ -186,6 +209,7 @@ def test_compile_command_writes_a_bare_spec_for_kfp(tmp_path) -> None:
     stages = configs.STAGES[: configs.STAGES.index("Transform") + 1]
     assert set(spec["root"]["dag"]["tasks"]) == set(stages)
     assert spec["defaultPipelineRoot"] == PIPELINE_ROOT
+    assert "span-{SPAN}/metadata.csv" in json.dumps(spec["root"]["dag"]["tasks"]["AudioExampleGen"])
     assert spec["root"]["inputDefinitions"]["parameters"]["data-root"]["defaultValue"] == DATA_ROOT
 
 

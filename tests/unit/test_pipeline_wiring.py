@@ -1,0 +1,102 @@
+"""The DAG for a growing corpus: which resolver feeds what, and what `--retrain` changes."""
+
+from __future__ import annotations
+
+import json
+
+from pipeline import configs
+from pipeline.pipeline import create_pipeline
+
+
+def _pipeline(**kwargs):
+    return create_pipeline(
+        pipeline_root="/srv/root",
+        data_root="/srv/corpus",
+        metadata_path="/srv/metadata.sqlite",
+        model_name="voice",
+        **kwargs,
+    )
+
+
+def _nodes(pipeline) -> dict:
+    return {node.id: node for node in pipeline.components}
+
+
+def _compiled_inputs(pipeline) -> dict:
+    """{node id: {input key: [(producer, output key, contexts queried)]}} of the IR that
+    LocalDagRunner runs (a Resolver's channels appear under `_<producer>.<key>` names)."""
+    from tfx.dsl.compiler import compiler
+
+    inputs = {}
+    for node in compiler.Compiler().compile(pipeline).nodes:
+        node = node.pipeline_node
+        inputs[node.node_info.id] = {
+            key: [
+                (c.producer_node_query.id, c.output_key, [q.type.name for q in c.context_queries])
+                for c in spec.channels
+            ]
+            for key, spec in node.inputs.inputs.items()
+        }
+    return inputs
+
+
+def test_every_span_feeds_transform_and_models_resolve_before_their_anchor():
+    pipeline = _pipeline()
+    ids = list(_nodes(pipeline))
+    for resolver, consumer in (
+        ("corpus_spans_resolver", "transform_cache_resolver"),
+        ("transform_cache_resolver", "Transform"),
+        ("warm_start_model_resolver", "Trainer"),
+        ("latest_blessed_model_resolver", "Evaluator"),
+    ):
+        assert ids.index(resolver) == ids.index(consumer) - 1
+    inputs = _compiled_inputs(pipeline)
+    # Every run's AudioExampleGen output, not only this run's: no pipeline_run context.
+    assert inputs["corpus_spans_resolver"]["_AudioExampleGen.examples"] == [
+        ("", "examples", ["pipeline", "node"])
+    ]
+    this_run = ["pipeline", "pipeline_run", "node"]
+    assert inputs["Transform"]["examples"] == [("corpus_spans_resolver", "examples", this_run)]
+    # The analyzer cache of any earlier Transform, chosen relative to the spans read now.
+    assert inputs["transform_cache_resolver"]["_Transform.updated_analyzer_cache"] == [
+        ("", "updated_analyzer_cache", ["pipeline", "node"])
+    ]
+    assert inputs["transform_cache_resolver"]["_corpus_spans_resolver.examples"] == [
+        ("corpus_spans_resolver", "examples", this_run)
+    ]
+    assert inputs["Transform"]["analyzer_cache"] == [
+        ("transform_cache_resolver", "cache", this_run)
+    ]
+    assert inputs["Trainer"]["base_model"] == [("warm_start_model_resolver", "model", this_run)]
+    assert inputs["Evaluator"]["baseline_model"] == [
+        ("latest_blessed_model_resolver", "model", this_run)
+    ]
+    # The anchors: this run's transformed data, and this run's candidate.
+    assert inputs["warm_start_model_resolver"]["_Transform.transformed_examples"] == [
+        ("Transform", "transformed_examples", this_run)
+    ]
+    assert inputs["latest_blessed_model_resolver"]["_Trainer.model"] == [
+        ("Trainer", "model", this_run)
+    ]
+
+
+def test_retrain_from_scratch_has_no_base_model():
+    nodes = _nodes(_pipeline(trainer={"model": "mlp", "warm_start": False}))
+    assert "warm_start_model_resolver" not in nodes
+    assert "base_model" not in nodes["Trainer"].inputs
+    config = json.loads(nodes["Trainer"].exec_properties["custom_config"])
+    assert config["warm_start"] is False
+
+
+def test_a_run_through_transform_resolves_only_the_spans_and_the_cache():
+    ids = list(_nodes(_pipeline(until="transform")))
+    resolvers = [i for i in ids if i.endswith("_resolver")]
+    assert resolvers == ["corpus_spans_resolver", "transform_cache_resolver"]
+
+
+def test_span_layout_and_reingesting_one_span_reach_the_example_gen():
+    ingest = configs.IngestConfig(metadata_pattern="span-{SPAN}/metadata.csv", span=3)
+    example_gen = _nodes(_pipeline(ingest=ingest, until="examplegen"))["AudioExampleGen"]
+    assert "span-{SPAN}/metadata.csv" in example_gen.exec_properties["input_config"]
+    static = json.loads(example_gen.exec_properties["range_config"])["static_range"]
+    assert static == {"start_span_number": 3, "end_span_number": 3}
