@@ -79,11 +79,6 @@ def airflow_dag_config(settings: AirflowSettings) -> dict[str, Any]:
     }
 
 
-def _absolute(path: str) -> str:
-    """Local paths made absolute; URIs (gs://, s3://, hdfs://) kept as they are."""
-    return path if "://" in path else os.path.abspath(path)
-
-
 def _metadata_pattern(settings: AirflowSettings, data_root: str) -> str:
     if settings.corpus_layout != "auto":
         return corpus_layout.LAYOUTS[settings.corpus_layout]
@@ -102,7 +97,7 @@ def create_airflow_pipeline(settings: AirflowSettings) -> Pipeline:
     from pipeline.pipeline import create_pipeline
 
     output_dir = os.path.abspath(settings.output_dir)
-    data_root = _absolute(settings.data_root)
+    data_root = corpus_layout.absolute(settings.data_root)
     return create_pipeline(
         pipeline_root=os.path.join(output_dir, "pipeline_root"),
         data_root=data_root,
@@ -116,7 +111,7 @@ def create_airflow_pipeline(settings: AirflowSettings) -> Pipeline:
         train_steps=settings.train_steps,
         allow_anomalies=settings.allow_anomalies,
         model_name=settings.model_name,
-        push_base=_absolute(settings.push_dir or os.path.join(output_dir, "serving")),
+        push_base=corpus_layout.absolute(settings.push_dir or os.path.join(output_dir, "serving")),
         beam_pipeline_args=settings.beam_pipeline_args.split()
         if settings.beam_pipeline_args
         else None,

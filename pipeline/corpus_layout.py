@@ -11,9 +11,10 @@ and Trainer read every span. A plain LJSpeech directory is the single span 0.
 
 from __future__ import annotations
 
-import glob
 import os
 import re
+
+from tfx.dsl.io import fileio  # local paths and gs://, s3://, hdfs:// alike
 
 FLAT_PATTERN = "metadata.csv"
 SPAN_PATTERN = "span-{SPAN}/metadata.csv"
@@ -25,10 +26,15 @@ class UnusableCorpusError(ValueError):
     """The corpus directory cannot feed a pipeline at all (not a per-row problem)."""
 
 
+def absolute(path: str) -> str:
+    """Local paths made absolute; URIs (gs://, s3://, hdfs://) kept as they are."""
+    return path if "://" in path else os.path.abspath(path)
+
+
 def span_numbers(data_root: str) -> list[int]:
     """The spans under `data_root` that have a metadata file, in ascending order."""
     spans = []
-    for path in glob.glob(os.path.join(data_root, "span-*", FLAT_PATTERN)):
+    for path in fileio.glob(os.path.join(data_root, "span-*", FLAT_PATTERN)):
         match = _SPAN_DIR.match(os.path.basename(os.path.dirname(path)))
         if match:
             spans.append(int(match.group(1)))
@@ -40,9 +46,9 @@ def metadata_pattern(data_root: str) -> str:
 
     Fails before any Beam start-up when the directory is neither, or both at once.
     """
-    if not os.path.isdir(data_root):
+    if not fileio.isdir(data_root):
         raise UnusableCorpusError(f"corpus directory {data_root!r} does not exist")
-    flat = os.path.isfile(os.path.join(data_root, FLAT_PATTERN))
+    flat = fileio.exists(os.path.join(data_root, FLAT_PATTERN))
     spans = span_numbers(data_root)
     if flat and spans:
         raise UnusableCorpusError(

@@ -59,7 +59,7 @@ def run_pipeline(
     enable_cache: bool = True,
 ) -> dict:
     """Runs through `until`; always writes <output>/run_summary.json, even when a stage fails."""
-    data_root = os.path.abspath(data_root)
+    data_root = corpus_layout.absolute(data_root)  # the corpus may be on gs:// for Dataflow
     output_dir = os.path.abspath(output_dir)
     ingest = dataclasses.replace(
         ingest or configs.IngestConfig(), metadata_pattern=corpus_layout.metadata_pattern(data_root)

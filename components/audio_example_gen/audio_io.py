@@ -1,11 +1,13 @@
 """Audio decoding, resampling, descriptors and quality checks for AudioExampleGen.
 
-Pure numpy/soundfile/soxr (no TensorFlow), so it runs cheaply inside a Beam DoFn.
+numpy/soundfile/soxr on bytes read through TFX's filesystem layer, so the same DoFn reads
+a local corpus and one on gs:// (or s3://, hdfs://) when it runs on a distributed runner.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import struct
 
@@ -13,6 +15,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 from absl import logging
+from tfx.dsl.io import fileio
 
 from models.features import AUDIO, PCM16_SCALE
 
@@ -82,27 +85,32 @@ class QualityLimits:
     max_clipped_fraction: float = 0.001
 
 
+def read_audio_bytes(path: str) -> bytes:
+    """The whole file (clips are seconds long), from a local path or a filesystem URI."""
+    if not fileio.exists(path):
+        raise AudioDecodeError(MISSING_FILE, f"{path}: no such file")
+    # A local FIFO or device would block a read; a URI names an object or nothing.
+    if fileio.isdir(path) or ("://" not in path and not os.path.isfile(path)):
+        raise AudioDecodeError(UNREADABLE_AUDIO, f"{path}: not a regular file")
+    with fileio.open(path, "rb") as handle:
+        data = handle.read()
+    if not data:
+        raise AudioDecodeError(UNREADABLE_AUDIO, f"{path}: empty file (0 bytes)")
+    return data
+
+
 def decode_audio(path: str) -> DecodedAudio:
     """Reads any soundfile-supported file as float32 mono; raises AudioDecodeError."""
-    if not os.path.exists(path):
-        raise AudioDecodeError(MISSING_FILE, f"{path}: no such file")
-    if not os.path.isfile(path):
-        raise AudioDecodeError(UNREADABLE_AUDIO, f"{path}: not a regular file")
-    file_size = os.path.getsize(path)
-    if file_size == 0:
-        raise AudioDecodeError(UNREADABLE_AUDIO, f"{path}: empty file (0 bytes)")
-
+    data = read_audio_bytes(path)
     # libsndfile clamps a short WAV to what is there and reads a cut Ogg at a page boundary
     # as a shorter clip, so truncation is checked on the container before decoding.
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic in _WAV_MAGIC:
-        _check_wav_complete(path, file_size)
-    elif magic == _OGG_MAGIC:
-        _check_ogg_complete(path, file_size)
+    if data[:4] in _WAV_MAGIC:
+        _check_wav_complete(path, data)
+    elif data[:4] == _OGG_MAGIC:
+        _check_ogg_complete(path, data)
 
     try:
-        with sf.SoundFile(path) as f:
+        with sf.SoundFile(io.BytesIO(data)) as f:
             declared_frames = f.frames
             data = f.read(dtype="float32", always_2d=True)
             sample_rate, channels, subtype = f.samplerate, f.channels, f.subtype
@@ -126,9 +134,10 @@ def decode_audio(path: str) -> DecodedAudio:
     )
 
 
-def _check_wav_complete(path: str, file_size: int) -> None:
+def _check_wav_complete(path: str, data: bytes) -> None:
     """Raises if the RIFF `data` chunk declares more bytes than the file holds."""
-    with open(path, "rb") as f:
+    file_size = len(data)
+    with io.BytesIO(data) as f:
         riff_id, _, wave_id = struct.unpack("<4sI4s", f.read(12).ljust(12, b"\0"))
         if wave_id != b"WAVE":
             return  # not RIFF/WAVE after all: leave it to libsndfile
@@ -159,10 +168,11 @@ def _check_wav_complete(path: str, file_size: int) -> None:
     raise AudioDecodeError(UNREADABLE_AUDIO, f"{path}: truncated WAV: no data chunk found")
 
 
-def _check_ogg_complete(path: str, file_size: int) -> None:
+def _check_ogg_complete(path: str, data: bytes) -> None:
     """Walks the Ogg pages: each must be whole and the last must carry end-of-stream."""
+    file_size = len(data)
     last_flags = None
-    with open(path, "rb") as f:
+    with io.BytesIO(data) as f:
         offset = 0
         while offset < file_size:
             f.seek(offset)

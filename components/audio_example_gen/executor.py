@@ -149,7 +149,7 @@ class _DecodeAndCheck(beam.DoFn):
         except ValueError as error:
             yield self._reject(row, "empty_text", f"text {row.text!r} is {error}")
             return
-        path = corpus.audio_path_for(row.source, row.id)
+        path = corpus.audio_path_for(row.source, row.id, exists=fileio.exists)
         try:
             decoded = audio_io.decode_audio(path)
         except audio_io.AudioDecodeError as error:

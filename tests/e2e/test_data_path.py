@@ -168,3 +168,23 @@ def test_corpus_without_a_valid_row_fails_and_says_why(tmp_path):
     assert summary["status"] == "failed"
     assert "no valid row" in summary["error"]
     assert summary["components"]["AudioExampleGen"]["status"] == "failed"
+
+
+def test_a_corpus_behind_a_filesystem_uri_is_ingested(tmp_path):
+    """gs://, s3:// and hdfs:// go through TFX's filesystem layer, as TensorFlow's ram:// does:
+    the run must not assume a local corpus (a distributed Beam runner cannot read one)."""
+    local = tmp_path / "corpus"
+    build_demo_corpus(str(local), sentences=6, seed=3)
+    uri = f"ram://{tmp_path.name}/corpus"
+    for path in local.rglob("*"):
+        if path.is_file():
+            target = f"{uri}/span-0/{path.relative_to(local)}"
+            tf.io.gfile.makedirs(os.path.dirname(target))
+            tf.io.gfile.copy(str(path), target)
+    summary = run_pipeline(uri, str(tmp_path / "output"), until="examplegen", ingest=INGEST)
+    example_gen = summary["components"]["AudioExampleGen"]
+    assert example_gen["status"] == "complete"
+    assert example_gen["span"] == 0
+    assert sum(example_gen["examples"].values()) == 6
+    assert example_gen["quarantined"] == 0
+    assert summary["data_root"] == uri
