@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pipeline import configs, corpus_layout
+from pipeline import configs, corpus_layout, uris
 
 if TYPE_CHECKING:
     from airflow.models import DAG
@@ -97,7 +97,7 @@ def create_airflow_pipeline(settings: AirflowSettings) -> Pipeline:
     from pipeline.pipeline import create_pipeline
 
     output_dir = os.path.abspath(settings.output_dir)
-    data_root = corpus_layout.absolute(settings.data_root)
+    data_root = uris.absolute(settings.data_root)
     return create_pipeline(
         pipeline_root=os.path.join(output_dir, "pipeline_root"),
         data_root=data_root,
@@ -111,7 +111,7 @@ def create_airflow_pipeline(settings: AirflowSettings) -> Pipeline:
         train_steps=settings.train_steps,
         allow_anomalies=settings.allow_anomalies,
         model_name=settings.model_name,
-        push_base=corpus_layout.absolute(settings.push_dir or os.path.join(output_dir, "serving")),
+        push_base=uris.absolute(settings.push_dir or os.path.join(output_dir, "serving")),
         beam_pipeline_args=settings.beam_pipeline_args.split()
         if settings.beam_pipeline_args
         else None,

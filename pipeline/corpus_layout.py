@@ -26,11 +26,6 @@ class UnusableCorpusError(ValueError):
     """The corpus directory cannot feed a pipeline at all (not a per-row problem)."""
 
 
-def absolute(path: str) -> str:
-    """Local paths made absolute; URIs (gs://, s3://, hdfs://) kept as they are."""
-    return path if "://" in path else os.path.abspath(path)
-
-
 def span_numbers(data_root: str) -> list[int]:
     """The spans under `data_root` that have a metadata file, in ascending order."""
     spans = []

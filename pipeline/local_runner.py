@@ -9,7 +9,7 @@ import os
 from absl import logging
 from tfx import v1 as tfx
 
-from pipeline import configs, corpus_layout
+from pipeline import configs, corpus_layout, uris
 from pipeline.corpus_layout import UnusableCorpusError  # noqa: F401 (callers catch it here)
 from pipeline.pipeline import create_pipeline
 from pipeline.run_lock import exclusive_run
@@ -59,7 +59,7 @@ def run_pipeline(
     enable_cache: bool = True,
 ) -> dict:
     """Runs through `until`; always writes <output>/run_summary.json, even when a stage fails."""
-    data_root = corpus_layout.absolute(data_root)  # the corpus may be on gs:// for Dataflow
+    data_root = uris.absolute(data_root)  # the corpus may be on gs:// for Dataflow
     output_dir = os.path.abspath(output_dir)
     ingest = dataclasses.replace(
         ingest or configs.IngestConfig(), metadata_pattern=corpus_layout.metadata_pattern(data_root)
@@ -80,7 +80,7 @@ def run_pipeline(
         allow_anomalies=allow_anomalies,
         evaluation=evaluation,
         model_name=model_name,
-        push_base=os.path.abspath(push_dir or os.path.join(output_dir, "serving")),
+        push_base=uris.absolute(push_dir or os.path.join(output_dir, "serving")),
         beam_pipeline_args=beam_pipeline_args,
         enable_cache=enable_cache,
     )
