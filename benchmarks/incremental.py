@@ -8,6 +8,8 @@ Three pipelines through Transform, times from the run summaries (ML Metadata):
      reuses span-0's analysis from the analyzer cache;
   3. the same recordings as one flat corpus in a fresh output directory: what a rebuild
      without spans costs (everything ingested, no analyzer cache).
+With --ablate-analyzer-cache, steps 1-2 again in another output directory with the cache
+resolved to nothing: Transform's time with and without tf.Transform's analyzer cache.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import shutil
 import time
 
+from components import resolver_strategies
 from pipeline.demo_corpus import build_demo_corpus
 from pipeline.local_runner import run_pipeline
 
@@ -46,11 +49,29 @@ def _merge_flat(spans: list[str], flat: str) -> None:
                 shutil.copy(os.path.join(span, "wavs", name), os.path.join(flat, "wavs", name))
 
 
+def _ablate_analyzer_cache(workdir: str, spans: list[str], grown: dict) -> None:
+    """The grown run again, in a fresh output, with no analyzer cache resolved."""
+    resolver_strategies.LatestCreatedBeforeStrategy.resolve_artifacts = lambda self, store, inputs: {
+        key: [] for key in inputs
+    }
+    corpus = os.path.join(workdir, "ablation-corpus")
+    output = os.path.join(workdir, "ablation-output")
+    os.makedirs(corpus)
+    os.symlink(spans[0], os.path.join(corpus, "span-0"))
+    _row("span-0, no analyzer cache", *_run(corpus, output))
+    os.symlink(spans[1], os.path.join(corpus, "span-1"))
+    uncached, uncached_wall = _run(corpus, output)
+    _row("span-1, no analyzer cache", uncached, uncached_wall)
+    ratio = grown["Transform"]["wall_s"] / uncached["Transform"]["wall_s"]
+    print(f"Transform, span added: with / without analyzer cache = {ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--first", type=int, default=240, help="sentences in span-0")
     parser.add_argument("--added", type=int, default=60, help="sentences in span-1")
     parser.add_argument("--workdir", default="/tmp/tts-bench-incremental")
+    parser.add_argument("--ablate-analyzer-cache", action="store_true")
     args = parser.parse_args()
 
     shutil.rmtree(args.workdir, ignore_errors=True)
@@ -74,6 +95,9 @@ def main() -> None:
     _merge_flat(spans, flat)
     rebuilt, rebuilt_wall = _run(flat, os.path.join(args.workdir, "flat-output"))
     _row("both as one corpus, fresh", rebuilt, rebuilt_wall)
+
+    if args.ablate_analyzer_cache:
+        _ablate_analyzer_cache(args.workdir, spans, grown)
 
     for stage in ("AudioExampleGen", "Transform"):
         ratio = grown[stage]["wall_s"] / rebuilt[stage]["wall_s"]
