@@ -51,9 +51,11 @@ def _merge_flat(spans: list[str], flat: str) -> None:
 
 def _ablate_analyzer_cache(workdir: str, spans: list[str], grown: dict) -> None:
     """The grown run again, in a fresh output, with no analyzer cache resolved."""
-    resolver_strategies.LatestCreatedBeforeStrategy.resolve_artifacts = lambda self, store, inputs: {
-        key: [] for key in inputs
-    }
+
+    def resolve_nothing(self, store, inputs):
+        return {key: [] for key in inputs}
+
+    resolver_strategies.LatestCreatedBeforeStrategy.resolve_artifacts = resolve_nothing
     corpus = os.path.join(workdir, "ablation-corpus")
     output = os.path.join(workdir, "ablation-output")
     os.makedirs(corpus)
