@@ -14,13 +14,12 @@ import glob
 import json
 import os
 
-import keras
 import numpy as np
 import tensorflow_transform as tft
 
-from models import data, registry
+from models import data, export, registry
 from models.evaluation import evaluate_model, summarize
-from models.model import keras_model_path, read_mel_statistics
+from models.model import read_mel_statistics
 from pipeline.demo_corpus import build_demo_corpus
 from pipeline.local_runner import run_pipeline
 
@@ -80,7 +79,7 @@ def main() -> None:
         eval_files = glob.glob(os.path.join(examples, "Split-eval", "*.gz"))
         train_files = glob.glob(os.path.join(examples, "Split-train", "*.gz"))
         mean, std = read_mel_statistics(train_files, spec)
-        model = keras.saving.load_model(keras_model_path(trainer["serving_model_dir"]))
+        model = export.load_keras_voice(trainer["serving_model_dir"])
         dataset = data.make_dataset(
             eval_files, spec, 8, shuffle=False, repeat=False, max_frames=100_000, keep_ids=True
         )

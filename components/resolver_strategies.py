@@ -1,19 +1,8 @@
 """Resolver strategies that make a scheduled run safe to repeat.
 
-Example:
-
-    spans = Resolver(
-        strategy_class=AllSpansStrategy,
-        examples=Channel(type=Examples, producer_component_id="AudioExampleGen",
-                         output_key="examples"),
-    ).with_id("corpus_spans_resolver")
-    base_model = Resolver(
-        strategy_class=LatestBlessedModelOfNameStrategy,
-        config={"model_name": "tacotron2"},
-        model=Channel(type=Model),
-        model_blessing=Channel(type=ModelBlessing),
-        created_before=transform.outputs["transformed_examples"],
-    ).with_id("warm_start_model_resolver")
+Wired in pipeline/resolvers.py: `AllSpansStrategy` feeds the Transform every span,
+`LatestCreatedBeforeStrategy` its analyzer cache, and `LatestBlessedModelOfNameStrategy`
+the Trainer's warm-start base and the Evaluator's baseline.
 
 Repeating a run on unchanged input must change nothing, so every resolved input has to be
 the same artifact as last time. "The latest blessed model" is not: the previous run may

@@ -22,7 +22,8 @@ from models.vocoder import griffin_lim
 
 SIGNATURE = "serving_default"
 MEL_SIGNATURE = "synthesize_mel"
-ASSET_FILES = ("symbols.json", "audio_config.json", "voice.json")
+VOICE_FILE = "voice.json"
+ASSET_FILES = ("symbols.json", "audio_config.json", VOICE_FILE)
 MAX_TEXT_CHARS = 1000  # one request's text; longer input should be split at sentences
 
 
@@ -115,8 +116,33 @@ def write_assets(asset_dir: str, family: str, preset: str, mel_mean, mel_std, ex
         },
         **(extra or {}),
     }
-    with open(os.path.join(asset_dir, "voice.json"), "w", encoding="utf-8") as handle:
+    with open(os.path.join(asset_dir, VOICE_FILE), "w", encoding="utf-8") as handle:
         json.dump(voice, handle, indent=2)
+
+
+def read_voice_info(saved_model_dir: str) -> dict:
+    """The voice description written beside the SavedModel (write_assets)."""
+    path = os.path.join(saved_model_dir, "assets", VOICE_FILE)
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(
+            f"{saved_model_dir}: no assets/{VOICE_FILE} (not a tts-pipeline voice)"
+        )
+    with tf.io.gfile.GFile(path) as handle:
+        return json.loads(handle.read())
+
+
+def keras_model_file(saved_model_dir: str) -> str:
+    """<Model artifact>/keras/model.keras: the Trainer saves the Keras model beside TFX's
+    Format-Serving directory, for teacher forcing (evaluation) and warm starts."""
+    return os.path.join(os.path.dirname(saved_model_dir.rstrip("/")), "keras", "model.keras")
+
+
+def load_keras_voice(saved_model_dir: str, compile: bool = True):
+    """The Keras model saved beside the SavedModel, with its family's layers registered."""
+    import keras
+
+    registry.model_class(read_voice_info(saved_model_dir)["model"])
+    return keras.saving.load_model(keras_model_file(saved_model_dir), compile=compile)
 
 
 def export_saved_model(

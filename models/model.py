@@ -27,7 +27,7 @@ EVAL_MAX_FRAMES = 100_000  # evaluation sees every utterance, however long
 
 def keras_model_path(serving_model_dir: str) -> str:
     """<Model artifact>/keras/model.keras (its directory created), for saving."""
-    path = warm_start.keras_model_file(serving_model_dir)
+    path = export.keras_model_file(serving_model_dir)
     tf.io.gfile.makedirs(os.path.dirname(path))
     return path
 

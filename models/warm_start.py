@@ -6,24 +6,10 @@ name, from before this run's data); its Keras file sits beside its SavedModel.
 
 from __future__ import annotations
 
-import json
-import os
-
 import keras
-import tensorflow as tf
 from absl import logging
 
-from models import registry
-
-
-def keras_model_file(serving_model_dir: str) -> str:
-    """<Model artifact>/keras/model.keras, next to TFX's Format-Serving directory."""
-    return os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), "keras", "model.keras")
-
-
-def read_voice_info(serving_model_dir: str) -> dict:
-    with tf.io.gfile.GFile(os.path.join(serving_model_dir, "assets", "voice.json")) as handle:
-        return json.loads(handle.read())
+from models import export
 
 
 def load_base_weights(model: keras.Model, base_model_dir: str, family: str, preset: str) -> bool:
@@ -32,7 +18,7 @@ def load_base_weights(model: keras.Model, base_model_dir: str, family: str, pres
     Returns False, and says why in the log, when the base cannot seed this model: a voice of
     another family or preset trains from scratch rather than from mismatched weights.
     """
-    voice = read_voice_info(base_model_dir)
+    voice = export.read_voice_info(base_model_dir)
     if (voice.get("model"), voice.get("preset")) != (family, preset):
         logging.warning(
             "Trainer: from scratch: the base voice %s is %s/%s, this run trains %s/%s",
@@ -43,8 +29,7 @@ def load_base_weights(model: keras.Model, base_model_dir: str, family: str, pres
             preset,
         )
         return False
-    registry.model_class(family)  # registers the family's layers for deserialisation
-    base = keras.saving.load_model(keras_model_file(base_model_dir), compile=False)
+    base = export.load_keras_voice(base_model_dir, compile=False)
     model.set_weights(base.get_weights())
     logging.info("Trainer: warm start from %s", base_model_dir)
     return True

@@ -81,7 +81,8 @@ def _run(args: argparse.Namespace) -> int:
     from absl import logging
 
     from pipeline import configs
-    from pipeline.local_runner import UnusableCorpusError, run_pipeline
+    from pipeline.corpus_layout import UnusableCorpusError
+    from pipeline.local_runner import run_pipeline
     from pipeline.run_lock import RunInProgressError
 
     logging.set_verbosity(logging.INFO)

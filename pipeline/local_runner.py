@@ -10,7 +10,6 @@ from absl import logging
 from tfx import v1 as tfx
 
 from pipeline import configs, corpus_layout, uris
-from pipeline.corpus_layout import UnusableCorpusError  # noqa: F401 (callers catch it here)
 from pipeline.pipeline import create_pipeline
 from pipeline.run_lock import exclusive_run
 from pipeline.run_summary import build_run_summary, write_run_summary

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -17,22 +16,20 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
 from components.tts_evaluator import blessing, report
-from models import data, features, registry
+from models import data, export, features
 from models.evaluation import evaluate_model, summarize
 from models.vocoder import griffin_lim
-from models.warm_start import keras_model_file, read_voice_info
 
 EVAL_BATCH = 8
 
 
 def read_voice(model_uri: str) -> dict:
     """The voice description the Trainer exported beside the SavedModel."""
-    return read_voice_info(path_utils.serving_model_path(model_uri))
+    return export.read_voice_info(path_utils.serving_model_path(model_uri))
 
 
 def load_keras_model(model_uri: str):
-    registry.model_class(read_voice(model_uri)["model"])  # registers the family's classes
-    return keras.saving.load_model(keras_model_file(path_utils.serving_model_path(model_uri)))
+    return export.load_keras_voice(path_utils.serving_model_path(model_uri))
 
 
 def _eval_dataset(examples: list, transform_graph_uri: str) -> tf.data.Dataset:

@@ -7,7 +7,6 @@ are copied in order into a freshly built model of the family and preset named in
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 import keras
@@ -149,13 +148,7 @@ def _griffin_lim_iterations(loaded, voice: dict, saved_model_dir: str) -> int:
 def load_source(model_dir: str) -> SourceModel:
     """Loads the SavedModel at (or under) model_dir and rebuilds its Keras model."""
     saved_model_dir = resolve_saved_model_dir(model_dir)
-    voice_path = os.path.join(saved_model_dir, "assets", "voice.json")
-    if not os.path.exists(voice_path):
-        raise FileNotFoundError(
-            f"{saved_model_dir}: no assets/voice.json (not a tts-pipeline voice)"
-        )
-    with open(voice_path, encoding="utf-8") as handle:
-        voice = json.load(handle)
+    voice = export.read_voice_info(saved_model_dir)
     loaded = tf.saved_model.load(saved_model_dir)
     mel_spec = loaded.signatures[export.MEL_SIGNATURE].structured_outputs["mel"]
     max_frames = mel_spec.shape[1]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
+from pipeline import configs
 from pipeline.local_runner import run_pipeline
 from tests import corpus_factory
 from tests.corpus_factory import GOOD, INGEST
+
+FIRST_RUN_SUMMARY = "first_run_summary.json"  # beside the output: what the first run wrote
 
 
 @pytest.fixture(scope="session")
@@ -17,4 +23,6 @@ def first_run(tmp_path_factory):
     corpus_factory.build_corpus_with_broken_rows(corpus, sentences=GOOD)
     output = str(root / "output")
     summary = run_pipeline(corpus, output, until="transform", ingest=INGEST)
+    # Later tests run more stages in the same output and rewrite its run_summary.json.
+    shutil.copy(os.path.join(output, configs.RUN_SUMMARY_FILE), root / FIRST_RUN_SUMMARY)
     return corpus, output, summary

@@ -19,10 +19,12 @@ from models import features
 from models.text.normalize import text_to_ids
 from models.text.symbols import EOS_ID
 from pipeline import configs
+from pipeline.corpus_layout import UnusableCorpusError
 from pipeline.demo_corpus import build_demo_corpus
-from pipeline.local_runner import UnusableCorpusError, run_pipeline
+from pipeline.local_runner import run_pipeline
 from tests import corpus_factory
 from tests.corpus_factory import GOOD, INGEST
+from tests.e2e.conftest import FIRST_RUN_SUMMARY
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +49,7 @@ def test_every_planned_component_completed(first_run):
     )
     for name, entry in summary["components"].items():
         assert entry["status"] == "complete", (name, entry)
-    on_disk = json.load(open(os.path.join(output, configs.RUN_SUMMARY_FILE)))
+    on_disk = json.load(open(os.path.join(os.path.dirname(output), FIRST_RUN_SUMMARY)))
     assert on_disk["components"].keys() == summary["components"].keys()
 
 

@@ -11,6 +11,7 @@ import pytest
 from pipeline import configs
 from pipeline.local_runner import run_pipeline
 from tests.corpus_factory import INGEST
+from tests.e2e.pushes import pushed_versions
 
 pytestmark = pytest.mark.e2e
 
@@ -35,8 +36,7 @@ def _run(first_run, push_dir, trainer, steps, thresholds):
 
 
 def _versions(push_dir):
-    base = os.path.join(push_dir, MODEL_NAME)
-    return sorted(os.listdir(base)) if os.path.isdir(base) else []
+    return pushed_versions(push_dir, MODEL_NAME)
 
 
 @pytest.fixture(scope="module")

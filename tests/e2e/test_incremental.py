@@ -10,6 +10,7 @@ import pytest
 from pipeline import configs
 from pipeline.demo_corpus import build_demo_corpus
 from pipeline.local_runner import run_pipeline
+from tests.e2e.pushes import pushed_versions
 
 pytestmark = pytest.mark.e2e
 
@@ -35,8 +36,7 @@ def _run(corpus, output, push_dir):
 
 
 def _versions(push_dir):
-    base = os.path.join(push_dir, MODEL_NAME)
-    return sorted(os.listdir(base)) if os.path.isdir(base) else []
+    return pushed_versions(push_dir, MODEL_NAME)
 
 
 def _ingested(entry) -> int:

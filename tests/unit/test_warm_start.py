@@ -8,7 +8,7 @@ import os
 import keras
 import numpy as np
 
-from models import registry, warm_start
+from models import export, registry, warm_start
 
 BATCH = {
     "token_ids": np.ones((1, 8), np.int32),
@@ -32,7 +32,7 @@ def _base_voice(tmp_path, family="mlp", preset="small"):
     with open(os.path.join(serving_dir, "assets", "voice.json"), "w") as handle:
         json.dump({"model": family, "preset": preset}, handle)
     base = _built(seed=1)
-    path = warm_start.keras_model_file(serving_dir)
+    path = export.keras_model_file(serving_dir)
     os.makedirs(os.path.dirname(path))
     base.save(path)
     return serving_dir, base
