@@ -2,7 +2,8 @@
 
 Wired in pipeline/resolvers.py: `AllSpansStrategy` feeds the Transform every span,
 `LatestCreatedBeforeStrategy` its analyzer cache, and `LatestBlessedModelOfNameStrategy`
-the Trainer's warm-start base and the Evaluator's baseline.
+the Trainer's warm-start base and the Evaluator's baseline. `LatestTrainedModelOfNameStrategy`
+(pipeline/pipeline.py) is the base of `--retrain continue`.
 
 Repeating a run on unchanged input must change nothing, so every resolved input has to be
 the same artifact as last time. "The latest blessed model" is not: the previous run may
@@ -12,6 +13,9 @@ anchor (this run's data or candidate) is itself a cache hit.
 
 from __future__ import annotations
 
+import json
+
+from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.components.common.resolver import ResolverStrategy
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
     LatestBlessedModelStrategy,
@@ -20,6 +24,9 @@ from tfx.types import standard_artifacts
 
 ANCHOR_KEY = "created_before"
 MODEL_NAME_PROPERTY = "model_name"
+# The Trainer's custom config, as TFX records it on the execution (models/trainer_config.py).
+CUSTOM_CONFIG_PROPERTY = "custom_config"
+VOICE_NAME_KEY = "voice_name"
 
 
 class LatestBlessedModelOfNameStrategy(LatestBlessedModelStrategy):
@@ -61,6 +68,44 @@ class LatestBlessedModelOfNameStrategy(LatestBlessedModelStrategy):
             and b.get_string_custom_property(MODEL_NAME_PROPERTY) == self._model_name
         ]
         return super()._resolve(input_dict, model_channel_key, model_blessing_channel_key)
+
+
+class LatestTrainedModelOfNameStrategy(ResolverStrategy):
+    """The newest Model the Trainer produced for one served name, blessed or not: the voice
+    that `--retrain continue` trains further.
+
+    No anchor, on purpose: each continued run trains on from the voice the previous one
+    produced, so repeating it trains more instead of being a cache hit. The name is the
+    `voice_name` in the producing Trainer execution's custom config (Model artifacts carry
+    no name; blessings do, but an unevaluated voice, e.g. `--until trainer`, has none).
+    """
+
+    def __init__(self, model_name: str):
+        self._model_name = model_name
+
+    def resolve_artifacts(self, store, input_dict):
+        result = {}
+        for key, artifacts in input_dict.items():
+            named = [a for a in artifacts if trained_for(store, a.id) == self._model_name]
+            result[key] = [max(named, key=lambda a: a.id)] if named else []
+        return result
+
+
+def trained_for(store, artifact_id: int) -> str | None:
+    """The served name of the Trainer execution that output `artifact_id`, if it says."""
+    events = store.get_events_by_artifact_ids([artifact_id])
+    producers = [e.execution_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
+    for execution in store.get_executions_by_id(producers):
+        value = execution.custom_properties.get(CUSTOM_CONFIG_PROPERTY)
+        if value is None or not value.string_value:
+            continue
+        try:
+            config = json.loads(value.string_value)
+        except ValueError:
+            continue
+        if isinstance(config, dict) and config.get(VOICE_NAME_KEY):
+            return config[VOICE_NAME_KEY]
+    return None
 
 
 def created_before(artifacts: list, anchor: list) -> list:

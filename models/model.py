@@ -17,8 +17,8 @@ import tensorflow_transform as tft
 from absl import logging
 
 from models import data, export, features, registry, warm_start
-from models.schedules import WarmupInverseSqrt
-from models.trainer_config import TrainerConfig
+from models.schedules import make_optimizer
+from models.trainer_config import TrainerConfig, model_config_fields
 from models.training_callbacks import ProgressLogger, SpeechSummaries, WallClockBudget
 
 TRAINING_SUMMARY_FILE = "training_summary.json"
@@ -61,6 +61,16 @@ def _count_examples(file_patterns: list[str]) -> int:
     )
 
 
+def _current_fields(family: str, base: keras.Model) -> dict:
+    """The base voice's model config, less fields this code's config no longer has."""
+    fields = set(model_config_fields(family))
+    saved = warm_start.base_model_config(base)
+    dropped = sorted(set(saved) - fields)
+    if dropped:
+        logging.warning("Trainer: the continued voice's config fields %s are gone", dropped)
+    return {name: value for name, value in saved.items() if name in fields}
+
+
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point (GenericExecutor)."""
     config = TrainerConfig.from_custom_config(fn_args.custom_config)
@@ -95,19 +105,34 @@ def run_fn(fn_args) -> None:
     sample_batch = next(iter(eval_ds), None)
     if sample_batch is None:
         raise ValueError(f"no eval examples in {fn_args.eval_files}: the Trainer needs some")
+    base, model_config = None, dict(config.model_overrides)
+    if config.continue_training:
+        base = warm_start.load_continuation_base(fn_args.base_model, config.model, config.preset)
+        # The continued voice keeps its architecture whatever the preset says today; this
+        # run's overrides (loss weights, say) go on top.
+        model_config = {**_current_fields(config.model, base), **config.model_overrides}
     with strategy.scope():
-        model = registry.build_model(config.model, config.preset)
+        model = registry.build_model(config.model, config.preset, **model_config)
         model(sample_batch, training=False)  # weights exist before fit, so restores can land
         warm_started = bool(
-            config.warm_start
+            base is None
+            and config.warm_start
             and fn_args.base_model
             and warm_start.load_base_weights(model, fn_args.base_model, config.model, config.preset)
         )
-        optimizer = keras.optimizers.Adam(
-            learning_rate=WarmupInverseSqrt(config.peak_learning_rate, config.warmup_steps),
-            clipnorm=config.clip_norm,
-        )
+        optimizer = make_optimizer(config)
         model.compile(optimizer=optimizer, jit_compile=_auto(config.jit_compile, on_gpu))
+        # Weights, Adam moments and the step counter: the schedule goes on, no new warm-up.
+        start_step = warm_start.continue_from(model, base) if base is not None else 0
+    if base is not None:
+        initialized_from = f"continued from {fn_args.base_model} at step {start_step}"
+    else:
+        initialized_from = fn_args.base_model if warm_started else "scratch"
+    resolved = {
+        "trainer": json.loads(config.to_json()),
+        "model": json.loads(json.dumps(model.get_config()["config"])),
+        "train_steps": train_steps,
+    }
 
     logging.info(
         "Trainer: %s/%s, %d train examples, batch %d on %d replica(s), %s, %d steps",
@@ -141,6 +166,7 @@ def run_fn(fn_args) -> None:
     )
     train_wall_s = time.monotonic() - started
 
+    total_steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     keras.mixed_precision.set_global_policy("float32")
     # The Keras model too, beside the serving export: the evaluator needs teacher forcing.
     model.save(keras_model_path(fn_args.serving_model_dir))
@@ -153,21 +179,27 @@ def run_fn(fn_args) -> None:
         mel_std=mel_std,
         max_frames=config.max_synthesis_frames,
         griffin_lim_iterations=config.griffin_lim_iterations,
-        extra_voice_info={"trainer_config": json.loads(config.to_json())},
+        extra_voice_info={
+            "trainer_config": resolved["trainer"],
+            "model_config": resolved["model"],
+            "training": {"initialized_from": initialized_from, "total_steps": total_steps},
+        },
     )
     summary = {
         "model": config.model,
         "preset": config.preset,
         "parameters": int(model.count_params()),
         "train_examples": train_examples,
-        "initialized_from": fn_args.base_model if warm_started else "scratch",
+        "initialized_from": initialized_from,
         "steps": progress.steps_done,
+        "total_steps": total_steps,  # with the steps of the voice this run continued
         "steps_per_second": round(progress.steps_per_second, 3),
         "train_wall_s": round(train_wall_s, 1),
         "replicas": strategy.num_replicas_in_sync,
         "mixed_precision": mixed,
         "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
         "final": {k: float(vals[-1]) for k, vals in history.history.items()},
+        "config": resolved,
     }
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_SUMMARY_FILE), "w") as f:
         f.write(json.dumps(summary, indent=2))

@@ -27,3 +27,11 @@ class WarmupInverseSqrt(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self) -> dict:
         return {"peak": self.peak, "warmup_steps": self.warmup_steps, "min_rate": self.min_rate}
+
+
+def make_optimizer(config) -> keras.optimizers.Optimizer:
+    """The acoustic models' optimizer from a TrainerConfig: Adam on the warm-up schedule."""
+    return keras.optimizers.Adam(
+        learning_rate=WarmupInverseSqrt(config.peak_learning_rate, config.warmup_steps),
+        clipnorm=config.clip_norm,
+    )

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
 
 from models.tflite.cli import add_export_tflite_parser
 from pipeline.compile_cli import add_compile_parser
@@ -37,6 +38,11 @@ def _demo_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _initialized_from(text: str) -> str:
+    """`from scratch`, `from <base>`, or as is: `continued from <base> at step K`."""
+    return text if text.startswith("continued") else f"from {text}"
+
+
 def _print_summary(summary: dict) -> None:
     for name, entry in summary["components"].items():
         figures = []
@@ -62,10 +68,14 @@ def _print_summary(summary: dict) -> None:
         if "training" in entry:
             training = entry["training"]
             loss = training["final"].get("loss")
+            total = training.get("total_steps", training["steps"])
+            steps = f"{training['steps']} steps" + (
+                f" ({total} in all)" if total != training["steps"] else ""
+            )
             figures.append(
-                f"{training['model']}/{training['preset']} {training['steps']} steps at "
-                f"{training['steps_per_second']} steps/s, final loss {loss}, from "
-                + training.get("initialized_from", "scratch")
+                f"{training['model']}/{training['preset']} {steps} at "
+                f"{training['steps_per_second']} steps/s, final loss {loss}, "
+                + _initialized_from(training.get("initialized_from", "scratch"))
             )
         if "tflite_status" in entry:
             variants = ", ".join(
@@ -77,7 +87,87 @@ def _print_summary(summary: dict) -> None:
         print(f"  {name:<18} {entry['status']:<9} {wall:>8}  {'; '.join(figures)}")
 
 
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` pairs as {KEY: VALUE}; VALUE is JSON when it parses (5e-4, 100,
+    true, [64, 64]), else the string as given (on, l1)."""
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--set {pair!r}: expected KEY=VALUE")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        if key in settings and settings[key] != value:
+            raise ValueError(f"--set {key} given twice: {settings[key]!r} and {value!r}")
+        settings[key] = value
+    return settings
+
+
+# TrainerConfig fields that other flags set; model_overrides is `--set model.FIELD=...`, and
+# voice_name is --model-name.
+_FLAGS = {"model": "--model", "preset": "--preset", "batch_size": "--batch-size"}
+_NOT_SETTABLE = ("model_overrides", "voice_name")
+
+
+def trainer_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The Trainer's custom config from run's flags and `--set`, validated (a ValueError names
+    the valid keys): --set wins over a flag's default, and contradicting a flag given
+    explicitly is an error."""
+    import dataclasses
+
+    from models.trainer_config import TrainerConfig
+
+    settings = parse_settings(args.settings or [])
+    keys = [f.name for f in dataclasses.fields(TrainerConfig) if f.name not in _NOT_SETTABLE]
+    overrides = {k[len("model.") :]: v for k, v in settings.items() if k.startswith("model.")}
+    trainer = {k: v for k, v in settings.items() if not k.startswith("model.")}
+    unknown = sorted(set(trainer) - set(keys))
+    if unknown:
+        raise ValueError(
+            f"--set: unknown keys {unknown}; keys are {', '.join(keys)}, and model.FIELD for a "
+            "field of the model's config"
+        )
+    from pipeline import configs  # imports TFX (seconds): after the check above
+
+    explicit = {key: getattr(args, key) for key in _FLAGS}
+    flags = dict(_FLAGS)
+    if args.retrain is not None:
+        explicit.update(configs.retrain_settings(args.retrain))
+        flags.update(warm_start="--retrain", continue_training="--retrain")
+    for key, value in explicit.items():
+        if value is None:
+            continue
+        if key in trainer and trainer[key] != value:
+            raise ValueError(
+                f"--set {key}={json.dumps(trainer[key])} contradicts {flags[key]} (which sets "
+                f"{key}={json.dumps(value)}): give one"
+            )
+        trainer[key] = value
+    if overrides:
+        trainer["model_overrides"] = overrides
+    try:
+        TrainerConfig.from_custom_config(trainer)
+    except ValueError as error:
+        raise ValueError(f"--set: {error}") from error
+    return trainer
+
+
 def _run(args: argparse.Namespace) -> int:
+    from models.thresholds import parse_thresholds
+
+    try:  # before the heavy imports: a typo costs seconds, not a pipeline start-up
+        trainer = trainer_settings(args)
+    except ValueError as error:
+        print(f"tts-pipeline run: {error}", file=sys.stderr)
+        return 2
+    try:  # a bad name or JSON stops here, with the valid names, before any stage runs
+        parse_thresholds(args.thresholds)
+    except ValueError as error:
+        print(f"tts-pipeline run: --thresholds: {error}", file=sys.stderr)
+        return 2
     from absl import logging
 
     from pipeline import configs
@@ -90,16 +180,9 @@ def _run(args: argparse.Namespace) -> int:
         eval_fraction=args.eval_fraction, max_duration_s=args.max_duration_s, span=args.ingest_span
     )
     beam_args = args.beam_pipeline_args.split() if args.beam_pipeline_args else None
-    trainer = {
-        "model": args.model,
-        "preset": args.preset,
-        "warm_start": configs.warm_start_setting(args.retrain),
-    }
     evaluation = configs.EvaluationConfig(baseline_tolerance=args.baseline_tolerance)
     if args.thresholds:
-        evaluation.thresholds = json.loads(args.thresholds)
-    if args.batch_size:
-        trainer["batch_size"] = args.batch_size
+        evaluation.thresholds = json.loads(args.thresholds)  # checked above; laid over defaults
     try:
         configs.resolve_stage(args.until)
         summary = run_pipeline(
@@ -209,9 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--retrain",
-        choices=("warm-start", "scratch"),
-        default="warm-start",
-        help="warm-start: from the voice blessed before this data (same model and preset)",
+        choices=("warm-start", "scratch", "continue"),
+        default=None,
+        help="warm-start (default): from the voice blessed before this data (same model and "
+        "preset); scratch; continue: the latest voice trained under --model-name, blessed or "
+        "not, with its optimizer state and step count, for --train-steps more steps",
     )
     run.add_argument("--output", required=True, help="pipeline root, ML Metadata and summary")
     run.add_argument(
@@ -227,20 +312,38 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Beam arguments as one string, e.g. '--runner=DataflowRunner --project=...'",
     )
-    run.add_argument("--model", choices=("mlp", "attention", "tacotron2"), default="tacotron2")
-    run.add_argument("--preset", choices=("small", "base"), default="small")
-    run.add_argument("--train-steps", type=int, default=200)
+    run.add_argument(
+        "--model", choices=("mlp", "attention", "tacotron2"), default=None, help="default tacotron2"
+    )
+    run.add_argument("--preset", choices=("small", "base"), default=None, help="default small")
+    run.add_argument(
+        "--train-steps", type=int, default=200, help="steps this run trains (continue: more)"
+    )
     run.add_argument("--batch-size", type=int, default=None, help="per replica")
+    run.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Trainer setting (models/trainer_config.py), e.g. peak_learning_rate=5e-4, "
+        "warmup_steps=100, griffin_lim_iterations=16, max_train_seconds=600; or model.FIELD "
+        "for a field of the model's config, e.g. model.guided_attention_weight=0. Repeatable; "
+        "VALUE is JSON when it parses, else a string",
+    )
     run.add_argument(
         "--allow-anomalies", action="store_true", help="train even if the data has anomalies"
     )
     run.add_argument("--model-name", default=None, help="served name (default: the model)")
     run.add_argument("--push-dir", default=None, help="push base (default: OUTPUT/serving)")
+    from models.thresholds import describe_defaults  # pure Python: cheap
+
     run.add_argument(
         "--thresholds",
         default=None,
-        help="blessing ceilings as JSON {metric: max}; default: mcd_db 8, length_error 0.7, "
-        "non_stopping_share 0.2",
+        help="blessing thresholds as JSON {metric: value}, laid over the defaults; a metric "
+        "is a ceiling or a floor by its kind, null switches one off. Defaults: "
+        + describe_defaults(),
     )
     run.add_argument(
         "--baseline-tolerance",

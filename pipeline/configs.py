@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from components.tts_evaluator.blessing import DEFAULT_THRESHOLDS
+from models.thresholds import DEFAULT_THRESHOLDS
 
 PIPELINE_NAME = "tts-pipeline"
 METADATA_FILE = "metadata.sqlite"
@@ -40,20 +40,32 @@ EVAL_STEPS = 1  # the Trainer's own validation pass; TTSEvaluator measures held-
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 
 
-# `--retrain`: from the weights of the voice blessed before the new data, or from scratch.
-RETRAIN_CHOICES = ("warm-start", "scratch")
+# `--retrain`: from the weights of the voice blessed before the new data, from scratch, or
+# on from the latest voice trained under the name (weights, optimizer state, step count).
+RETRAIN_CHOICES = ("warm-start", "scratch", "continue")
+
+
+def retrain_settings(retrain: str) -> dict:
+    """The TrainerConfig fields that `--retrain` sets."""
+    if retrain not in RETRAIN_CHOICES:
+        raise ValueError(f"unknown --retrain {retrain!r}; one of {RETRAIN_CHOICES}")
+    return {"warm_start": retrain == "warm-start", "continue_training": retrain == "continue"}
 
 
 def warm_start_setting(retrain: str) -> bool:
-    if retrain not in RETRAIN_CHOICES:
-        raise ValueError(f"unknown --retrain {retrain!r}; one of {RETRAIN_CHOICES}")
-    return retrain == "warm-start"
+    """warm-start or scratch (the schedulers' settings); `continue` needs retrain_settings,
+    so that a caller that only passes warm_start cannot turn it into a scratch run."""
+    if retrain == "continue":
+        raise ValueError("--retrain continue sets more than warm_start: use retrain_settings")
+    return retrain_settings(retrain)["warm_start"]
 
 
 @dataclasses.dataclass
 class EvaluationConfig:
-    """How the TTSEvaluator blesses: absolute ceilings, then no regression past tolerance."""
+    """How the TTSEvaluator blesses: absolute thresholds, then no regression past tolerance."""
 
+    # Laid over blessing.DEFAULT_THRESHOLDS: a number overrides, None switches one off, and
+    # {**blessing.ALL_OFF, ...} keeps only those given; {} means the defaults.
     thresholds: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     baseline_tolerance: float = 0.05
     max_utterances: int = 0  # 0: the whole eval split

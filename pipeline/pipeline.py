@@ -10,6 +10,7 @@ from tfx import v1 as tfx
 
 from components.anomaly_gate.component import AnomalyGate
 from components.audio_example_gen.component import AudioExampleGen
+from components.resolver_strategies import LatestTrainedModelOfNameStrategy
 from components.speech_schema_gen.component import SpeechSchemaGen
 from components.tflite_exporter.component import TFLiteExporter
 from components.tts_evaluator.component import TTSEvaluator
@@ -94,9 +95,21 @@ def create_pipeline(
     transform.add_upstream_node(anomaly_gate)
 
     trainer_config = TrainerConfig.from_custom_config(trainer)
-    model_name = model_name or trainer_config.model
+    model_name = model_name or trainer_config.voice_name or trainer_config.model
+    if trainer_config.voice_name not in ("", model_name):
+        raise ValueError(
+            f"voice_name {trainer_config.voice_name!r} differs from the model name {model_name!r}"
+        )
+    trainer_config = dataclasses.replace(trainer_config, voice_name=model_name)
     base_model = None
-    if trainer_config.warm_start:
+    if trainer_config.continue_training:
+        # The latest voice trained under this name, blessed or not (not anchored: each
+        # continued run goes on from the voice the previous one produced).
+        continue_base = _latest_trained_model(model_name, stock_resolvers_only)
+        continue_base.add_upstream_node(transform)  # resolved just before the Trainer
+        resolved_before["Trainer"] = [continue_base]
+        base_model = continue_base.outputs["model"]
+    elif trainer_config.warm_start:
         # The voice blessed before this run's data: the one being served.
         warm_start_base = resolvers.blessed_model(
             "warm_start_model_resolver",
@@ -179,6 +192,22 @@ def create_pipeline(
             metadata_path
         ),
         beam_pipeline_args=list(beam_pipeline_args or configs.DEFAULT_BEAM_ARGS),
+    )
+
+
+def _latest_trained_model(model_name: str, stock_resolvers_only: bool) -> tfx.dsl.Resolver:
+    """The newest Model output of this pipeline's Trainer for `model_name`. Kubeflow V2 takes
+    TFX's own strategies only: there, the newest of any name (run_fn refuses another family
+    or preset)."""
+    trained = tfx.dsl.Channel(
+        type=tfx.types.standard_artifacts.Model, producer_component_id="Trainer", output_key="model"
+    )
+    if stock_resolvers_only:
+        strategy, config = tfx.dsl.experimental.LatestArtifactStrategy, {}
+    else:
+        strategy, config = LatestTrainedModelOfNameStrategy, {"model_name": model_name}
+    return tfx.dsl.Resolver(strategy_class=strategy, config=config, model=trained).with_id(
+        "continue_model_resolver"
     )
 
 

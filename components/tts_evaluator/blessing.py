@@ -1,13 +1,22 @@
-"""Blessing rules: absolute thresholds, then no regression against the blessed baseline."""
+"""Blessing rules: per-metric thresholds (ceilings or floors, models/thresholds.py), then no
+regression against the blessed baseline."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 
-# Metrics where lower is better; all the evaluator's gating metrics are.
+from models.thresholds import (  # noqa: F401  (re-exported: the component's vocabulary)
+    ALL_OFF,
+    DEFAULT_THRESHOLDS,
+    METRICS,
+    describe_defaults,
+    direction,
+    merge_thresholds,
+    parse_thresholds,
+)
+
+# Metrics where lower is better, compared with the blessed baseline.
 COMPARED_METRICS = ("mcd_db", "mel_l1")
-DEFAULT_THRESHOLDS = {"mcd_db": 8.0, "length_error": 0.7, "non_stopping_share": 0.2}
 
 
 @dataclasses.dataclass
@@ -20,16 +29,14 @@ class BlessingDecision:
         return "blessed: " + "; ".join(self.checks) if self.blessed else "; ".join(self.reasons)
 
 
-def parse_thresholds(text: str | None) -> dict[str, float]:
-    """{"metric": max_value} from JSON; an unknown shape is an error that says which."""
-    if not text:
-        return dict(DEFAULT_THRESHOLDS)
-    thresholds = json.loads(text)
-    if not isinstance(thresholds, dict) or not all(
-        isinstance(v, int | float) for v in thresholds.values()
-    ):
-        raise ValueError(f'thresholds must be a JSON object {{"metric": max}}, got {text!r}')
-    return {k: float(v) for k, v in thresholds.items()}
+def _check(metric: str, value: float, limit: float) -> tuple[str, str | None]:
+    """(the check as applied, the reason it failed or None); NaN fails either way."""
+    if direction(metric) == "min":
+        passed, line, failure = value >= limit, ">=", "is below the floor"
+    else:
+        passed, line, failure = value <= limit, "<=", "exceeds the threshold"
+    reason = None if passed else f"{metric} {value:.4g} {failure} {limit:.4g}"
+    return f"{metric} {value:.4g} {line} {limit:.4g}", reason
 
 
 def decide(
@@ -41,13 +48,16 @@ def decide(
     """Bless only if every threshold holds and no compared metric regresses past tolerance."""
     reasons, checks = [], []
     for metric, limit in sorted(thresholds.items()):
+        direction(metric)  # a misspelt name must not pass as "not measured"
         if metric not in candidate:
-            continue  # e.g. non_stopping_share for a model that has no stop token
-        value = candidate[metric]
-        line = f"{metric} {value:.4g} <= {limit:.4g}"
+            # e.g. non_stopping_share for a model without a stop token, intelligibility for a
+            # language without a recogniser: said, not held against the voice.
+            checks.append(f"{metric} not measured")
+            continue
+        line, failure = _check(metric, candidate[metric], limit)
         checks.append(line)
-        if not value <= limit:
-            reasons.append(f"{metric} {value:.4g} exceeds the threshold {limit:.4g}")
+        if failure:
+            reasons.append(failure)
     if baseline:
         for metric in COMPARED_METRICS:
             if metric not in candidate or metric not in baseline:

@@ -15,13 +15,16 @@ Example:
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"],
         model_name="tacotron2",
-        thresholds={"mcd_db": 12.0, "non_stopping_share": 0.1},
+        thresholds={"mcd_db": 12.0, "intelligibility": None},  # over the defaults
     )
     pusher = Pusher(model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
                     push_destination=...)
 
 TFMA's metrics are for classifiers and regressors; speech is judged here on MCD (DTW),
-mel L1, length ratio, tacotron2's stopping and alignment, and real-time factor.
+mel L1, length ratio, tacotron2's stopping and alignment, real-time factor, and whether the
+speech carries its text: against other sentences (content margin) and through an offline
+recogniser (phone error rate, intelligibility), beside the resynthesised reference and chance.
+`thresholds` are laid over blessing.DEFAULT_THRESHOLDS; a None switches one off.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ class TTSEvaluator(base_component.BaseComponent):
         model: types.BaseChannel,
         model_name: str,
         baseline_model: types.BaseChannel | None = None,
-        thresholds: dict[str, float] | None = None,
+        thresholds: dict[str, float | None] | None = None,
         baseline_tolerance: float = 0.05,
         max_utterances: int = 0,
         report_samples: int = 3,
@@ -82,9 +85,8 @@ class TTSEvaluator(base_component.BaseComponent):
             model=model,
             baseline_model=baseline_model,
             model_name=model_name,
-            thresholds=json.dumps(
-                blessing.DEFAULT_THRESHOLDS if thresholds is None else thresholds, sort_keys=True
-            ),
+            # Stored merged, so the execution (and its cache key) records the thresholds in force.
+            thresholds=json.dumps(blessing.merge_thresholds(thresholds), sort_keys=True),
             baseline_tolerance=float(baseline_tolerance),
             max_utterances=int(max_utterances),
             report_samples=int(report_samples),

@@ -116,3 +116,36 @@ def test_synthesize_cli_names_a_missing_model(tmp_path):
     )
     assert result.returncode == 2
     assert "no SavedModel" in result.stderr
+
+
+def test_retrain_continue_trains_on_from_the_last_voice_when_the_data_is_unchanged(trained):
+    continue_steps = 2
+    summary = run_pipeline(
+        trained["data_root"],
+        trained["output_dir"],
+        until="trainer",
+        ingest=INGEST,
+        trainer={
+            "model": "attention",
+            "preset": "small",
+            "batch_size": 4,
+            **configs.retrain_settings("continue"),
+        },
+        train_steps=continue_steps,
+    )
+    components = summary["components"]
+    assert components["Transform"]["status"] == "cached"
+    trainer = components["Trainer"]
+    assert trainer["status"] == "complete"  # not a cache hit, though no data changed
+    training = trainer["training"]
+    base = trained["components"]["Trainer"]["serving_model_dir"]
+    assert training["initialized_from"] == f"continued from {base} at step {TRAIN_STEPS}"
+    assert (training["steps"], training["total_steps"]) == (
+        continue_steps,
+        TRAIN_STEPS + continue_steps,
+    )
+    assert training["config"]["trainer"]["continue_training"] is True
+    with open(os.path.join(trainer["serving_model_dir"], "assets", "voice.json")) as handle:
+        voice = json.load(handle)
+    assert voice["training"]["total_steps"] == TRAIN_STEPS + continue_steps
+    assert voice["model_config"] == training["config"]["model"]

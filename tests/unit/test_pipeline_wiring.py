@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pipeline import configs
 from pipeline.pipeline import create_pipeline
 
@@ -100,3 +102,36 @@ def test_span_layout_and_reingesting_one_span_reach_the_example_gen():
     assert "span-{SPAN}/metadata.csv" in example_gen.exec_properties["input_config"]
     static = json.loads(example_gen.exec_properties["range_config"])["static_range"]
     assert static == {"start_span_number": 3, "end_span_number": 3}
+
+
+def test_retrain_continue_resolves_the_latest_voice_trained_under_the_name():
+    trainer = {
+        "model": "mlp",
+        "warm_start": False,
+        "continue_training": True,
+        "model_overrides": {"bin_loss_start_step": 10},
+    }
+    pipeline = _pipeline(trainer=trainer)
+    ids = list(_nodes(pipeline))
+    assert "warm_start_model_resolver" not in ids
+    assert ids.index("continue_model_resolver") == ids.index("Trainer") - 1
+    inputs = _compiled_inputs(pipeline)
+    assert inputs["Trainer"]["base_model"] == [
+        ("continue_model_resolver", "model", ["pipeline", "pipeline_run", "node"])
+    ]
+    # Every run's Trainer output, not only this run's, and no anchor: each continued run
+    # goes on from the voice the previous one produced.
+    resolver_inputs = {k: v for k, v in inputs["continue_model_resolver"].items() if v}
+    assert resolver_inputs == {"_Trainer.model": [("", "model", ["pipeline", "node"])]}
+    config = json.loads(_nodes(pipeline)["Trainer"].exec_properties["custom_config"])
+    assert config["continue_training"] is True
+    assert config["model_overrides"] == {"bin_loss_start_step": 10}
+    assert config["voice_name"] == "voice"  # how the resolver tells the voices apart
+
+
+def test_the_served_name_is_recorded_in_the_trainer_config():
+    nodes = _nodes(create_pipeline("/r", "/c", "/m.sqlite", trainer={"model": "attention"}))
+    config = json.loads(nodes["Trainer"].exec_properties["custom_config"])
+    assert config["voice_name"] == "attention"  # --model-name defaults to the model
+    with pytest.raises(ValueError, match="voice_name 'a' differs"):
+        _pipeline(trainer={"voice_name": "a"})
