@@ -96,15 +96,7 @@ class NonAutoregressiveTTS(keras.Model):
             config = self.config_class(**config)
         self.model_config = config
         c = config
-        # Unit-variance embeddings, as large as the sinusoidal positions added to them: with
-        # Keras's default U(-0.05, 0.05) the positions drown the token identity for hundreds
-        # of steps and the decoder learns one average spectrum.
-        self.embedding = keras.layers.Embedding(
-            c.vocab_size,
-            c.hidden_dim,
-            embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0),
-            name="embedding",
-        )
+        self.embedding = keras.layers.Embedding(c.vocab_size, c.hidden_dim, name="embedding")
         self.positional_encoding = SinusoidalPositionalEncoding(name="positional_encoding")
         self.encoder_blocks = [self._make_block("encoder", i) for i in range(c.encoder_layers)]
         self.decoder_blocks = [self._make_block("decoder", i) for i in range(c.decoder_layers)]

@@ -24,6 +24,10 @@ OVERFIT_LR = 2e-3
 OVERFIT_LOSS_FRACTION = 0.3  # eval loss after / before training (measured about 0.13)
 OVERFIT_MIN_DIAGONALITY = 0.9  # attention mass within 0.2 of the diagonal (measured ~0.99)
 OVERFIT_MIN_FOCUS_RATE = 0.6  # mean max attention weight per step (measured ~0.84)
+# Guided attention rewards a diagonal, not a gate that fires or a free-running decoder that
+# reproduces its targets: those are checked on synthesis. Stop within this many frames of the
+# true end (two decoder steps at r = 2), every utterance.
+OVERFIT_STOP_TOLERANCE_FRAMES = 4
 
 
 def _batch(token_lengths, mel_lengths, vocab_size, seed=0, tokens=None, frames=None):
@@ -310,3 +314,12 @@ def test_small_overfits_and_aligns_diagonally():
     assert end["loss"] < OVERFIT_LOSS_FRACTION * start["loss"]
     assert score["diagonality"] > OVERFIT_MIN_DIAGONALITY
     assert score["focus_rate"] > OVERFIT_MIN_FOCUS_RATE
+
+    # The gate learned the end: free-running synthesis stops near each true length.
+    synthesis = model.infer(batch["token_ids"], batch["token_length"], max_frames=80)
+    stopped_at = np.asarray(synthesis["mel_length"])
+    print(f"overfit: stops at {stopped_at.tolist()}, true ends {batch['mel_length'].tolist()}")
+    assert np.asarray(synthesis["stopped"]).all()
+    np.testing.assert_allclose(
+        stopped_at, batch["mel_length"], atol=OVERFIT_STOP_TOLERANCE_FRAMES, rtol=0
+    )
