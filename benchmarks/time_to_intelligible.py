@@ -8,8 +8,10 @@ The data path runs once through the real pipeline (until Transform, cached); tra
 Trainer's recipe (models/model.py: same TrainerConfig, optimizer and dataset) driven here in
 slices so the voice can be judged as it learns. At each point it prints the steps, steps/s,
 the content margin (dB closer to its own reference than to other sentences' ones; babble ~0),
-the recogniser's phone error rate for the voice, chance and the Griffin-Lim ceiling, and the
-intelligibility (share of the chance-to-ceiling gap the voice closes).
+the recogniser's phone error rate for the voice, chance, the Griffin-Lim ceiling and the
+teacher-forced output (the decoder under the aligner's durations: if that is not heard either,
+the alignment is what failed), the intelligibility (share of the chance-to-ceiling gap the
+voice closes), and saves the teacher-forced alignment of one utterance as a PNG.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 import keras
 import numpy as np
 import tensorflow_transform as tft
+from train_budget import plot_alignment  # the benchmark beside this one (same directory)
 
 from models import data, features, registry
 from models.content import content_scores
@@ -97,8 +100,14 @@ class HeldOut:
         return self.recognizer.phones(np.asarray(audio)[0], features.AUDIO.sample_rate)
 
     def judge(self, model) -> dict:
-        voices = []
+        voices, teacher_forced = [], []
         for batch in self.batches:
+            # Under the aligner's durations for the reference: if this is not heard either,
+            # the decoder never saw the right token at the right frame (the alignment failed).
+            forced, _ = registry.teacher_forced_views(model(batch, training=False))
+            forced = np.asarray(forced, np.float32) * self.std + self.mean
+            for row, length in enumerate(batch[registry.MEL_LENGTH].numpy()):
+                teacher_forced.append(forced[row, : int(length)])
             out = model.infer(
                 batch[registry.TOKEN_IDS],
                 batch[registry.TOKEN_LENGTH],
@@ -110,6 +119,7 @@ class HeldOut:
         voices = voices[: len(self.references)]
         heard = [self._hear(mel) for mel in voices]
         per = phone_error_rate(heard, self.phones)
+        forced_heard = [self._hear(mel) for mel in teacher_forced[: len(self.references)]]
         chance = chance_phone_error_rate(heard, self.phones)
         content = content_scores(self.references, voices)
         return {
@@ -118,6 +128,7 @@ class HeldOut:
             "phone_error_rate": round(per, 3),
             "per_chance": round(chance, 3),
             "per_ceiling": round(self.ceiling_per, 3),
+            "per_teacher_forced": round(phone_error_rate(forced_heard, self.phones), 3),
             "intelligibility": round(
                 relative_intelligibility(per, chance, self.ceiling_per) or 0.0, 3
             ),
@@ -128,8 +139,11 @@ class HeldOut:
 class JudgeEvery(keras.callbacks.Callback):
     """Judges the voice every `every_s` of training wall time (judging time not counted)."""
 
-    def __init__(self, family: str, held_out: HeldOut, every_s: float, budget_s: float):
+    def __init__(
+        self, family: str, held_out: HeldOut, every_s: float, budget_s: float, plot_dir: str
+    ):
         super().__init__()
+        self.plot_dir = plot_dir
         self.family, self.held_out = family, held_out
         self.every_s, self.budget_s = every_s, budget_s
         self.rows, self.trained_s, self.since_judged_s = [], 0.0, 0.0
@@ -155,6 +169,9 @@ class JudgeEvery(keras.callbacks.Callback):
             **self.held_out.judge(self.model),
             "judge_s": round(time.monotonic() - judged_at, 1),
         }
+        plot = os.path.join(self.plot_dir, f"alignment-{self.family}-{steps}-steps.png")
+        plot_alignment(self.model, self.held_out.batches[0], plot)
+        row["alignment_plot"] = plot
         self.rows.append(row)
         print(json.dumps(row), flush=True)
         self.since_judged_s, self.steps_at_judgement = 0.0, steps
@@ -174,7 +191,7 @@ def train_and_judge(family: str, args, train_files, eval_files, spec) -> list[di
     model = registry.build_model(family, config.preset, **overrides)
     model(held_out.batches[0], training=False)
     model.compile(optimizer=make_optimizer(config))
-    judge = JudgeEvery(family, held_out, args.eval_every * 60, args.minutes * 60)
+    judge = JudgeEvery(family, held_out, args.eval_every * 60, args.minutes * 60, args.workdir)
     model.fit(dataset, epochs=1_000_000, steps_per_epoch=25, callbacks=[judge], verbose=0)
     rows = judge.rows
     return rows
@@ -194,13 +211,13 @@ def main() -> None:
     train_files, eval_files, spec = _transformed(args.workdir, args.sentences)
     results = {f: train_and_judge(f, args, train_files, eval_files, spec) for f in args.families}
     print(f"{'family':<10} {'min':>5} {'steps':>6} {'step/s':>6} {'margin dB':>9} "
-          f"{'PER':>6} {'chance':>6} {'ceiling':>7} {'intellig.':>9}")  # fmt: skip
+          f"{'PER':>6} {'chance':>6} {'ceiling':>7} {'forced':>6} {'intellig.':>9}")  # fmt: skip
     for rows in results.values():
         for r in rows:
             print(
                 f"{r['family']:<10} {r['train_min']:>5} {r['steps']:>6} {r['steps_per_s']:>6} "
                 f"{r['content_margin_db']:>9} {r['phone_error_rate']:>6} {r['per_chance']:>6} "
-                f"{r['per_ceiling']:>7} {r['intelligibility']:>9}"
+                f"{r['per_ceiling']:>7} {r['per_teacher_forced']:>6} {r['intelligibility']:>9}"
             )
     with open(os.path.join(args.workdir, "results.json"), "w") as handle:
         json.dump(results, handle, indent=2)

@@ -24,13 +24,13 @@ from pipeline.demo_corpus import build_demo_corpus
 from pipeline.local_runner import run_pipeline
 
 
-def _plot_alignment(model, dataset, path: str) -> None:
+def plot_alignment(model, batch: dict, path: str) -> None:
+    """The teacher-forced alignment of the batch's first utterance, tokens x frames, as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    batch = next(iter(dataset))
     batch = {k: v[:1] for k, v in batch.items() if k in registry.BATCH_KEYS}
     _, alignment = registry.teacher_forced_views(model(batch, training=False))
     image = np.asarray(alignment)[0][:, : int(batch["token_length"][0])]
@@ -85,7 +85,7 @@ def main() -> None:
         )
         metrics = summarize(evaluate_model(model, dataset, mean, std))
         plot = os.path.join(args.workdir, f"alignment-{family}.png")
-        _plot_alignment(model, dataset, plot)
+        plot_alignment(model, next(iter(dataset)), plot)
         training = trainer["training"]
         results[family] = {
             "parameters": training["parameters"],
