@@ -1,0 +1,115 @@
+"""AtomicPusher's work: copy the model beside the version directory, then rename it there.
+
+The stock Pusher copies into <base>/<version>/ in place, saved_model.pb last. TF Serving
+loads a version as soon as saved_model.pb is there and our local server waits for a stable
+listing, but a push killed mid-copy still leaves a numbered directory behind that the next
+server start may try to load. Here the copy goes to a hidden, non-numeric directory in the
+same base (TF Serving ignores it), and one rename publishes the whole version.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+
+from absl import logging
+from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.io import fileio
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, proto_utils
+
+PARTIAL_PREFIX = ".partial-"  # <base>/.partial-<version>-<pid>: a push in progress
+_PARTIAL = re.compile(r"^\.partial-\d+-(\d+)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_dead_partials(base_directory: str) -> list[str]:
+    """Removes what killed pushes left in a local base directory; returns the paths."""
+    if "://" in base_directory or not os.path.isdir(base_directory):
+        return []
+    removed = []
+    for name in os.listdir(base_directory):
+        match = _PARTIAL.match(name)
+        if match and not _pid_alive(int(match.group(1))):
+            path = os.path.join(base_directory, name)
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def push_atomically(model_path: str, base_directory: str, version: str) -> str:
+    """Publishes `model_path` as <base_directory>/<version>/ in one rename; returns that path.
+
+    An existing version directory is left as it is (the stock Pusher's rule). On a file
+    system without directory rename (object stores), the copy falls back to the stock
+    order: every file, then saved_model.pb last.
+    """
+    serving_path = os.path.join(base_directory, version)
+    if fileio.exists(serving_path):
+        logging.info("Destination %s already exists, skipping this push.", serving_path)
+        return serving_path
+    fileio.makedirs(base_directory)
+    for path in remove_dead_partials(base_directory):
+        logging.warning("removed %s, left by a push that was killed", path)
+    partial = os.path.join(base_directory, f"{PARTIAL_PREFIX}{version}-{os.getpid()}")
+    if fileio.exists(partial):
+        fileio.rmtree(partial)
+    io_utils.copy_dir(model_path, partial)
+    try:
+        fileio.rename(partial, serving_path)
+    except Exception:  # noqa: BLE001 - e.g. gs://: no directory rename
+        if fileio.exists(serving_path):
+            raise
+        logging.warning("no atomic rename under %s: copying saved_model.pb last", base_directory)
+        io_utils.copy_dir(partial, serving_path, deny_regex_patterns=[r"saved_model\.pb"])
+        saved_model = os.path.join(partial, "saved_model.pb")
+        if fileio.exists(saved_model):
+            io_utils.copy_file(saved_model, os.path.join(serving_path, "saved_model.pb"))
+        fileio.rmtree(partial)
+    return serving_path
+
+
+class Executor(pusher_executor.Executor):
+    """The stock Pusher's Do (blessing check, versioning, output properties), with
+    push_atomically for the copy into the serving directory."""
+
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        model_push = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.PUSHED_MODEL_KEY]
+        )
+        if not self.CheckBlessing(input_dict):
+            self._MarkNotPushed(model_push)
+            return
+        model_path = self.GetModelPath(input_dict)
+        destination = pusher_pb2.PushDestination()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination
+        )
+        kind = destination.WhichOneof("destination")
+        if kind != "filesystem":
+            raise NotImplementedError(f"AtomicPusher pushes to a filesystem, not {kind!r}")
+        versioning = destination.filesystem.versioning
+        if versioning not in (
+            pusher_pb2.Versioning.AUTO,
+            pusher_pb2.Versioning.UNIX_TIMESTAMP,
+        ):
+            raise NotImplementedError(f"Invalid Versioning {versioning}")
+        version = str(int(time.time()))
+        serving_path = push_atomically(model_path, destination.filesystem.base_directory, version)
+        logging.info("Model written to serving path %s.", serving_path)
+        io_utils.copy_dir(model_path, model_push.uri)  # the archive copy, as the stock Pusher
+        self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)
+        logging.info("Model pushed to %s.", model_push.uri)
