@@ -145,6 +145,37 @@ def load_keras_voice(saved_model_dir: str, compile: bool = True):
     return keras.saving.load_model(keras_model_file(saved_model_dir), compile=compile)
 
 
+def float32_copy(model, sample_batch):
+    """The same voice with float32 layers and the same weights.
+
+    A model trained under mixed_float16 keeps float16 compute in every layer it built, so its
+    export would run other numerics than the float32 Evaluator judges, and float16 masks and
+    softmaxes overflow. Serving, TFLite and the Evaluator all get this float32 twin instead.
+    """
+    import keras
+
+    config = dict(model.get_config())
+    config["dtype"] = "float32"
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        twin = type(model).from_config(config)
+        twin(sample_batch, training=False)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    twin.set_weights(model.get_weights())
+    # The optimizer state too, so `--retrain continue` goes on from the saved voice. Mixed
+    # precision wrapped it in a LossScaleOptimizer; the twin gets the inner optimizer.
+    trained = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    if trained is not None:
+        optimizer = type(trained).from_config(trained.get_config())
+        twin.compile(optimizer=optimizer)
+        optimizer.build(twin.trainable_variables)
+        for variable, value in zip(optimizer.variables, trained.variables, strict=True):
+            variable.assign(value)
+    return twin
+
+
 def export_saved_model(
     model,
     export_dir: str,

@@ -168,6 +168,8 @@ def run_fn(fn_args) -> None:
 
     total_steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     keras.mixed_precision.set_global_policy("float32")
+    if mixed:
+        model = export.float32_copy(model, sample_batch)
     # The Keras model too, beside the serving export: the evaluator needs teacher forcing.
     model.save(keras_model_path(fn_args.serving_model_dir))
     export.export_saved_model(

@@ -24,6 +24,7 @@ from models.layers.nar_blocks import (
     apply_mask,
     sequence_mask,
 )
+from models.losses import per_replica
 from models.registry import MEL, MEL_LENGTH, TOKEN_IDS, TOKEN_LENGTH
 
 try:  # The symbol table is owned by models/text; fall back while it does not exist yet.
@@ -260,7 +261,7 @@ class NonAutoregressiveTTS(keras.Model):
         self.duration_loss_tracker.update_state(duration_loss)
         self.forward_sum_loss_tracker.update_state(fs_loss)
         self.bin_loss_tracker.update_state(b_loss)
-        return total
+        return per_replica(total)
 
     def bin_loss_scale(self):
         """Bin-loss weight at the current step: 0, then a linear ramp to bin_loss_weight."""

@@ -17,6 +17,7 @@ from models.layers.tacotron2_blocks import (
     offset_seed,
     sequence_mask,
 )
+from models.losses import per_replica
 
 
 def _default_vocab_size() -> int:
@@ -284,7 +285,7 @@ class Tacotron2(keras.Model):
             total = total + config.guided_attention_weight * guided
         if self.losses:
             total = total + ops.sum(self.losses)
-        return total
+        return per_replica(total)
 
     def get_config(self):
         return {**super().get_config(), "config": dataclasses.asdict(self.model_config)}

@@ -127,6 +127,8 @@ class AlignmentEncoder(keras.layers.Layer):
             - 2.0 * ops.einsum("bfd,btd->bft", queries, keys)
         )
         key_mask = token_mask[:, None, :]
+        # float32 under mixed precision: -1e9 and the squared distances overflow float16.
+        distance = ops.cast(distance, "float32")
         scores = ops.where(key_mask, -self.temperature * ops.maximum(distance, 0.0), _NEG)
         log_probs = ops.log_softmax(scores, axis=-1)
         if log_prior is not None:

@@ -8,7 +8,7 @@ import itertools
 import keras
 from keras import ops
 
-NEG_INF = -1e9  # masked attention energy; attention runs in float32
+NEG_INF = -1e9  # masked attention energy; the softmax runs in float32, where -1e9 is finite
 
 
 def offset_seed(seed: int | None, offset: int) -> int | None:
@@ -193,8 +193,9 @@ class LocationSensitiveAttention(keras.layers.Layer):
         energies = self.energy(
             ops.tanh(self.query_layer(query)[:, None, :] + location + processed_memory)
         )[..., 0]
-        energies = ops.where(token_mask, energies, NEG_INF)
-        weights = ops.softmax(energies, axis=-1)
+        # float32 under mixed precision: in float16 -1e9 is -inf and small weights underflow.
+        energies = ops.where(token_mask, ops.cast(energies, "float32"), NEG_INF)
+        weights = ops.cast(ops.softmax(energies, axis=-1), self.compute_dtype)
         context = ops.einsum("bt,btm->bm", weights, memory)
         return context, weights
 
