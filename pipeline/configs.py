@@ -33,6 +33,9 @@ STAGE_ALIASES = {
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.model.run_fn"
 DEFAULT_TRAIN_STEPS = 200
+# Above this share of quarantined rows AudioExampleGen stops the run: a corpus that bad needs
+# a person, not a voice trained on what is left.
+DEFAULT_MAX_QUARANTINED_SHARE = 0.2
 EVAL_STEPS = 1  # the Trainer's own validation pass; TTSEvaluator measures held-out speech
 
 # In-memory DirectRunner: on 2 cores, multi-processing's start-up costs more than it buys
@@ -81,6 +84,7 @@ class IngestConfig:
     max_duration_s: float = 20.0
     silence_rms_db: float = -60.0
     max_clipped_fraction: float = 0.001
+    max_quarantined_share: float = DEFAULT_MAX_QUARANTINED_SHARE  # 1.0: no ceiling
     # pipeline/corpus_layout.py: "metadata.csv", or "span-{SPAN}/metadata.csv" for a corpus
     # that grows one batch (span) at a time.
     metadata_pattern: str = "metadata.csv"

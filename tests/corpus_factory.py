@@ -25,7 +25,11 @@ BROKEN_ROWS = {
 }
 MAX_DURATION_S = 12.0  # tests run with this limit so "too long" stays a small file
 GOOD = 10  # good rows in the shared end-to-end corpus
-INGEST = configs.IngestConfig(eval_fraction=0.3, max_duration_s=MAX_DURATION_S)
+# Half its rows are broken on purpose: above the default ceiling of 20 %.
+MAX_QUARANTINED_SHARE = 0.6
+INGEST = configs.IngestConfig(
+    eval_fraction=0.3, max_duration_s=MAX_DURATION_S, max_quarantined_share=MAX_QUARANTINED_SHARE
+)
 
 
 def _tone(seconds: float, rate: int = 22050, amplitude: float = 0.3) -> np.ndarray:

@@ -85,13 +85,22 @@ class QualityLimits:
     max_clipped_fraction: float = 0.001
 
 
-def read_audio_bytes(path: str) -> bytes:
-    """The whole file (clips are seconds long), from a local path or a filesystem URI."""
+def _check_regular_file(path: str) -> None:
     if not fileio.exists(path):
+        if "://" not in path and os.path.islink(path):
+            raise AudioDecodeError(
+                MISSING_FILE,
+                f"{path}: a symbolic link to {os.readlink(path)!r}, which does not exist",
+            )
         raise AudioDecodeError(MISSING_FILE, f"{path}: no such file")
     # A local FIFO or device would block a read; a URI names an object or nothing.
     if fileio.isdir(path) or ("://" not in path and not os.path.isfile(path)):
         raise AudioDecodeError(UNREADABLE_AUDIO, f"{path}: not a regular file")
+
+
+def read_audio_bytes(path: str) -> bytes:
+    """The whole file (clips are seconds long), from a local path or a filesystem URI."""
+    _check_regular_file(path)
     with fileio.open(path, "rb") as handle:
         data = handle.read()
     if not data:
@@ -99,8 +108,34 @@ def read_audio_bytes(path: str) -> bytes:
     return data
 
 
-def decode_audio(path: str) -> DecodedAudio:
-    """Reads any soundfile-supported file as float32 mono; raises AudioDecodeError."""
+def declared_duration_s(path: str) -> float | None:
+    """The duration the container's header declares, read without decoding a sample; None
+    when there is no usable header (the full decode then says what is wrong)."""
+    try:
+        with fileio.open(path, "rb") as handle, sf.SoundFile(handle) as f:
+            frames, rate = f.frames, f.samplerate
+    except Exception:  # noqa: BLE001 - any failure here is the decoder's to report
+        return None
+    if rate <= 0 or frames <= 0 or frames >= 2**62:  # libsndfile's "unknown length"
+        return None
+    return frames / float(rate)
+
+
+def decode_audio(path: str, max_duration_s: float | None = None) -> DecodedAudio:
+    """Reads any soundfile-supported file as float32 mono; raises AudioDecodeError.
+
+    With `max_duration_s`, a file whose header declares more is refused as too_long before
+    it is read: a two-hour recording costs a header read, not gigabytes of samples.
+    """
+    if max_duration_s is not None:
+        _check_regular_file(path)
+        declared = declared_duration_s(path)
+        if declared is not None and declared > max_duration_s:
+            raise AudioDecodeError(
+                TOO_LONG,
+                f"{path}: duration {declared:.3f} s > {max_duration_s} s "
+                "(from the header; not decoded)",
+            )
     data = read_audio_bytes(path)
     # libsndfile clamps a short WAV to what is there and reads a cut Ogg at a page boundary
     # as a shorter clip, so truncation is checked on the container before decoding.

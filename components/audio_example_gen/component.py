@@ -24,6 +24,7 @@ from components.audio_example_gen import executor
 from models import features
 
 QUARANTINE_KEY = "quarantine"
+DEFAULT_MAX_QUARANTINED_SHARE = 0.2  # pipeline/configs.py's default, for direct users
 EVAL_BUCKETS_TOTAL = 1000  # hash buckets: eval_fraction resolves to 1/1000
 
 
@@ -34,6 +35,8 @@ class AudioExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
         "max_duration_s": ExecutionParameter(type=float),
         "silence_rms_db": ExecutionParameter(type=float),
         "max_clipped_fraction": ExecutionParameter(type=float),
+        # Above this share of quarantined rows the run stops (1.0: never).
+        "max_quarantined_share": ExecutionParameter(type=float, optional=True),
     }
     OUTPUTS = {
         **standard_component_specs.FileBasedExampleGenSpec.OUTPUTS,
@@ -114,6 +117,7 @@ class AudioExampleGen(base_beam_component.BaseBeamComponent):
         silence_rms_db: float = -60.0,
         max_clipped_fraction: float = 0.001,
         range_config=None,
+        max_quarantined_share: float = DEFAULT_MAX_QUARANTINED_SHARE,
     ):
         input_config = example_gen_pb2.Input(
             splits=[example_gen_pb2.Input.Split(name="corpus", pattern=metadata_pattern)]
@@ -129,6 +133,7 @@ class AudioExampleGen(base_beam_component.BaseBeamComponent):
             max_duration_s=float(max_duration_s),
             silence_rms_db=float(silence_rms_db),
             max_clipped_fraction=float(max_clipped_fraction),
+            max_quarantined_share=float(max_quarantined_share),
             examples=types.Channel(type=standard_artifacts.Examples),
             quarantine=types.Channel(type=Quarantine),
         )

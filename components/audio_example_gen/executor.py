@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import time
 from typing import Any
 
@@ -43,8 +44,34 @@ def audio_fingerprint(input_base: str, input_config_json: str) -> str:
     for split in input_config.splits:
         for metadata_path in metadata_files(input_base, split.pattern):
             audio_glob = os.path.join(os.path.dirname(metadata_path), corpus.AUDIO_DIR, "*")
-            parts.append(io_utils.generate_fingerprint(split.name + ":audio", audio_glob))
+            parts.append(_fingerprint_files(split.name + ":audio", audio_glob))
     return "\n".join(parts)
+
+
+def _fingerprint_files(split_name: str, file_pattern: str) -> str:
+    """io_utils.generate_fingerprint, except that a file that cannot be stat'ed (a dangling
+    symbolic link, a file removed meanwhile) is counted by name instead of failing the run:
+    its row is quarantined when it is read."""
+    files = fileio.glob(file_pattern)
+    total_bytes = xor_checksum = sum_checksum = 0
+    unreadable = []
+    for path in files:
+        try:
+            stat = fileio.stat(path)
+        except (OSError, tf.errors.OpError):
+            unreadable.append(os.path.basename(path))
+            continue
+        total_bytes += stat.length
+        mtime = int(stat.mtime_nsec / 1e9)  # seconds, as TFX's own fingerprint
+        xor_checksum ^= mtime
+        sum_checksum += mtime
+    text = (
+        f"split:{split_name},num_files:{len(files)},total_bytes:{total_bytes},"
+        f"xor_checksum:{xor_checksum},sum_checksum:{sum_checksum}"
+    )
+    if unreadable:
+        text += ",unreadable:" + "|".join(sorted(unreadable))
+    return text
 
 
 def _read_metadata(metadata_path: str):
@@ -151,7 +178,7 @@ class _DecodeAndCheck(beam.DoFn):
             return
         path = corpus.audio_path_for(row.source, row.id, exists=fileio.exists)
         try:
-            decoded = audio_io.decode_audio(path)
+            decoded = audio_io.decode_audio(path, self._limits.max_duration_s)
         except audio_io.AudioDecodeError as error:
             yield self._reject(row, error.reason_code, str(error))
             return
@@ -286,18 +313,59 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             examples.set_int_custom_property(f"num_examples_{name}", totals["examples"])
             examples.set_float_custom_property(f"audio_seconds_{name}", totals["audio_s"])
         accepted = sum(t["examples"] for t in summary["splits"].values())
+        share = summary["quarantined"] / max(1, summary["quarantined"] + accepted)
+        quarantine.set_float_custom_property("share", round(share, 4))
+        kept = archive_quarantine(quarantine.uri, self._run_name(quarantine.uri))
+        quarantine.set_string_custom_property("archive", kept)
         logging.info(
-            "AudioExampleGen: %d examples, %d quarantined %s",
+            "AudioExampleGen: %d examples, %d quarantined (%.1f%%) %s; quarantine kept at %s",
             accepted,
             summary["quarantined"],
+            100 * share,
             summary["quarantined_by_reason"],
+            kept,
         )
         if accepted == 0:
             raise ValueError(
                 f"unusable corpus {input_base!r}: no valid row; quarantined "
                 f"{summary['quarantined']} rows by reason {summary['quarantined_by_reason']} "
-                f"(details in {os.path.join(quarantine.uri, QUARANTINE_FILE)})"
+                f"(details in {kept})"
             )
+        ceiling = exec_properties.get("max_quarantined_share")
+        if ceiling is not None and share > ceiling:
+            raise QuarantineShareError(
+                f"corpus {input_base!r}: {share:.1%} of the rows quarantined "
+                f"({summary['quarantined']} of {summary['quarantined'] + accepted}), above the "
+                f"ceiling of {ceiling:.1%}; by reason {summary['quarantined_by_reason']}; "
+                f"details in {kept}. Fix the corpus, or raise --max-quarantined-share"
+            )
+
+    def _run_name(self, quarantine_uri: str) -> str:
+        """This pipeline run's id (a file name), else the execution's output directory name."""
+        run_id = getattr(self._context, "pipeline_run_id", None) if self._context else None
+        name = run_id or os.path.basename(quarantine_uri.rstrip("/"))
+        return re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
+
+
+class QuarantineShareError(ValueError):
+    """Too much of the corpus was quarantined for what is left to be trusted."""
+
+
+def archive_dir(quarantine_uri: str) -> str:
+    """<pipeline root>/quarantine: outside every execution's output directory, which TFX
+    deletes when the execution fails (the artifact is <root>/<node>/quarantine/<id>)."""
+    return os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(quarantine_uri))), "quarantine"
+    )
+
+
+def archive_quarantine(quarantine_uri: str, run_name: str) -> str:
+    """Copies quarantine.jsonl to archive_dir()/<run>.jsonl; returns the copy's path."""
+    directory = archive_dir(quarantine_uri)
+    fileio.makedirs(directory)
+    kept = os.path.join(directory, f"{run_name}.jsonl")
+    fileio.copy(os.path.join(quarantine_uri, QUARANTINE_FILE), kept, overwrite=True)
+    return kept
 
 
 def _count_and_duration(example: tf.train.Example) -> tuple[int, float]:
@@ -333,9 +401,9 @@ def _finish_quarantine(uri: str) -> dict:
             records.extend(json.loads(line) for line in handle if line.strip())
         fileio.remove(shard)
     records.sort(key=lambda r: (r["source"], r["line_number"]))
+    lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
     with fileio.open(os.path.join(uri, QUARANTINE_FILE), "w") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.write(lines)  # one write, even of nothing: GFile creates no file unwritten
     counts = collections.Counter(record["reason"] for record in records)
     return {
         "quarantined": len(records),

@@ -120,7 +120,8 @@ def test_second_run_on_unchanged_input_is_all_cache_hits(first_run):
     corpus, output, _ = first_run
     result = subprocess.run(
         [CLI, "run", "--data", corpus, "--output", output, "--until", "transform"]
-        + ["--eval-fraction", "0.3", "--max-duration-s", str(corpus_factory.MAX_DURATION_S)],
+        + ["--eval-fraction", "0.3", "--max-duration-s", str(corpus_factory.MAX_DURATION_S)]
+        + ["--max-quarantined-share", str(corpus_factory.MAX_QUARANTINED_SHARE)],
         capture_output=True,
         text=True,
         timeout=600,

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from pipeline import configs
+from tests.corpus_factory import MAX_QUARANTINED_SHARE
 
 pytestmark = pytest.mark.e2e
 
@@ -23,6 +24,7 @@ def _run_args(corpus, output, steps):
     return [CLI, "run", "--data", corpus, "--output", output, "--until", "trainer"] + [
         "--eval-fraction", "0.3", "--max-duration-s", "12", "--model", "mlp",
         "--batch-size", "4", "--train-steps", str(steps),
+        "--max-quarantined-share", str(MAX_QUARANTINED_SHARE),
     ]  # fmt: skip
 
 

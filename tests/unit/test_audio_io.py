@@ -228,3 +228,67 @@ def test_quarantine_reasons_listed_once():
     reasons = audio_io.QUARANTINE_REASONS
     assert len(set(reasons)) == len(reasons) == 9
     assert {"missing_file", "unreadable_audio", "duplicate_id", "malformed_line"} <= set(reasons)
+
+
+def test_a_dangling_symlink_is_a_missing_file_that_names_its_target(tmp_path):
+    link = tmp_path / "a.wav"
+    link.symlink_to(tmp_path / "gone" / "a.wav")
+    with pytest.raises(AudioDecodeError) as info:
+        audio_io.decode_audio(str(link), max_duration_s=20.0)
+    assert info.value.reason_code == audio_io.MISSING_FILE
+    assert "symbolic link" in info.value.message and "gone" in info.value.message
+
+
+def test_a_dangling_symlink_does_not_break_the_input_fingerprint(tmp_path):
+    """TFX's own fingerprint stats every file and raised `NotFoundError: ` (no message)."""
+    from components.audio_example_gen import executor
+
+    (tmp_path / "wavs").mkdir()
+    sf.write(str(tmp_path / "wavs" / "ok.wav"), _sine(22050), 22050)
+    (tmp_path / "wavs" / "bad.wav").symlink_to(tmp_path / "nowhere.wav")
+    (tmp_path / "metadata.csv").write_text("ok|hello\nbad|world\n")
+    config = '{"splits": [{"name": "corpus", "pattern": "metadata.csv"}]}'
+    fingerprint = executor.audio_fingerprint(str(tmp_path), config)
+    assert "num_files:2" in fingerprint and "unreadable:bad.wav" in fingerprint
+
+
+def _sparse_wav(path, seconds: float, rate: int = 44100, channels: int = 2) -> None:
+    """A real PCM_16 WAV of `seconds` of silence, made in no time and no disk: a header,
+    then a file extended to its full size (a hole the file system does not store)."""
+    data_bytes = int(seconds * rate) * channels * 2
+    header = b"RIFF" + (36 + data_bytes).to_bytes(4, "little") + b"WAVEfmt "
+    header += (16).to_bytes(4, "little") + (1).to_bytes(2, "little")
+    header += channels.to_bytes(2, "little") + rate.to_bytes(4, "little")
+    header += (rate * channels * 2).to_bytes(4, "little") + (channels * 2).to_bytes(2, "little")
+    header += (16).to_bytes(2, "little") + b"data" + data_bytes.to_bytes(4, "little")
+    with open(path, "wb") as handle:
+        handle.write(header)
+        handle.truncate(len(header) + data_bytes)
+
+
+def test_a_two_hour_file_is_too_long_from_its_header_without_being_decoded(tmp_path, monkeypatch):
+    import resource
+
+    path = tmp_path / "two-hours.wav"
+    _sparse_wav(path, 2 * 3600)  # 1.27 GB of 44.1 kHz stereo samples
+    assert audio_io.declared_duration_s(str(path)) == pytest.approx(7200, abs=0.01)
+
+    def must_not_read(*args, **kwargs):
+        raise AssertionError("decoded or read whole, although the header says it is too long")
+
+    monkeypatch.setattr(audio_io, "read_audio_bytes", must_not_read)
+    monkeypatch.setattr(sf.SoundFile, "read", must_not_read)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    with pytest.raises(AudioDecodeError) as info:
+        audio_io.decode_audio(str(path), max_duration_s=20.0)
+    assert info.value.reason_code == audio_io.TOO_LONG
+    assert "7200.000 s > 20.0 s" in info.value.message
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 100
+
+
+def test_a_file_within_the_limit_is_still_decoded_in_full(tmp_path):
+    path = tmp_path / "ok.wav"
+    sf.write(str(path), _sine(22050, seconds=1.0), 22050, subtype="PCM_16")
+    audio = audio_io.decode_audio(str(path), max_duration_s=20.0)
+    assert audio.samples.size == 22050
