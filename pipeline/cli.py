@@ -53,7 +53,10 @@ def _print_summary(summary: dict) -> None:
         if "examples" in entry:
             figures.append(f"examples {entry['examples']}")
         if "quarantined" in entry:
-            figures.append(f"quarantined {entry['quarantined']} {entry['quarantined_by_reason']}")
+            share = f" ({entry['quarantined_share']:.1%})" if "quarantined_share" in entry else ""
+            figures.append(
+                f"quarantined {entry['quarantined']}{share} {entry['quarantined_by_reason']}"
+            )
         if "anomaly_count" in entry:
             figures.append(f"anomalies {entry['anomaly_count']}")
         if "blessed" in entry:
@@ -155,10 +158,70 @@ def trainer_settings(args: argparse.Namespace) -> dict[str, Any]:
     return trainer
 
 
+class UsageError(ValueError):
+    """A `run` that cannot start: a bad flag, corpus or output; the CLI exits 2."""
+
+
+def _check_writable(directory: str, what: str) -> None:
+    """Creates `directory` and writes a probe file in it (os.access says yes to root on a
+    read-only mount)."""
+    import tempfile
+
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-probe-"):
+            pass
+    except OSError as error:
+        raise UsageError(
+            f"{what} {directory!r} is not writable: {error.strerror or error}"
+        ) from None
+
+
+def check_run_arguments(args: argparse.Namespace) -> None:
+    """What `run` can refuse in milliseconds, before TFX and TensorFlow load: the numbers,
+    the stage, the corpus layout (local corpora), the schema file and a writable output.
+    Standard library and pure-Python modules only; raises UsageError."""
+    from pipeline import configs, corpus_layout
+
+    if args.train_steps < 1:
+        raise UsageError(f"--train-steps must be at least 1, got {args.train_steps}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not 0.0 < args.eval_fraction < 1.0:
+        raise UsageError(f"--eval-fraction must be in (0, 1), got {args.eval_fraction}")
+    if not args.max_duration_s > 0:
+        raise UsageError(f"--max-duration-s must be positive, got {args.max_duration_s}")
+    if not 0.0 <= args.max_quarantined_share <= 1.0:
+        raise UsageError(
+            f"--max-quarantined-share must be in [0, 1], got {args.max_quarantined_share}"
+        )
+    if args.ingest_span is not None and args.ingest_span < 0:
+        raise UsageError(f"--ingest-span must be 0 or more, got {args.ingest_span}")
+    if args.baseline_tolerance < 0:
+        raise UsageError(f"--baseline-tolerance must be 0 or more, got {args.baseline_tolerance}")
+    try:
+        configs.resolve_stage(args.until)
+    except ValueError as error:
+        raise UsageError(f"--until: {error}") from None
+    if "://" not in args.data:  # a URI is checked by run_pipeline, through TFX's fileio
+        try:
+            corpus_layout.check_corpus(os.path.abspath(args.data), args.ingest_span)
+        except corpus_layout.UnusableCorpusError as error:
+            raise UsageError(str(error)) from None
+    if args.schema and not os.path.isfile(args.schema):
+        raise UsageError(f"--schema {args.schema!r}: no such file")
+    _check_writable(args.output, "output directory")
+    if args.push_dir and "://" not in args.push_dir:
+        _check_writable(args.push_dir, "push directory")
+
+
 def _run(args: argparse.Namespace) -> int:
     from models.thresholds import parse_thresholds
+    from pipeline.run_lock import RunInProgressError, exclusive_run
 
-    try:  # before the heavy imports: a typo costs seconds, not a pipeline start-up
+    # Before the heavy imports: a typo, a bad corpus or a held lock costs milliseconds, not
+    # a pipeline start-up.
+    try:
         trainer = trainer_settings(args)
     except ValueError as error:
         print(f"tts-pipeline run: {error}", file=sys.stderr)
@@ -168,23 +231,38 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"tts-pipeline run: --thresholds: {error}", file=sys.stderr)
         return 2
+    try:
+        check_run_arguments(args)
+    except UsageError as error:
+        print(f"tts-pipeline run: {error}", file=sys.stderr)
+        return 2
+    try:
+        with exclusive_run(args.output):  # run_pipeline takes it again (re-entrant)
+            return _run_locked(args, trainer)
+    except RunInProgressError as error:
+        print(f"tts-pipeline run: {error}", file=sys.stderr)
+        return 3
+
+
+def _run_locked(args: argparse.Namespace, trainer: dict) -> int:
     from absl import logging
 
     from pipeline import configs
     from pipeline.corpus_layout import UnusableCorpusError
     from pipeline.local_runner import run_pipeline
-    from pipeline.run_lock import RunInProgressError
 
     logging.set_verbosity(logging.INFO)
     ingest = configs.IngestConfig(
-        eval_fraction=args.eval_fraction, max_duration_s=args.max_duration_s, span=args.ingest_span
+        eval_fraction=args.eval_fraction,
+        max_duration_s=args.max_duration_s,
+        max_quarantined_share=args.max_quarantined_share,
+        span=args.ingest_span,
     )
     beam_args = args.beam_pipeline_args.split() if args.beam_pipeline_args else None
     evaluation = configs.EvaluationConfig(baseline_tolerance=args.baseline_tolerance)
     if args.thresholds:
         evaluation.thresholds = json.loads(args.thresholds)  # checked above; laid over defaults
     try:
-        configs.resolve_stage(args.until)
         summary = run_pipeline(
             data_root=args.data,
             output_dir=args.output,
@@ -200,9 +278,6 @@ def _run(args: argparse.Namespace) -> int:
             beam_pipeline_args=beam_args,
             enable_cache=not args.no_cache,
         )
-    except RunInProgressError as error:
-        print(f"tts-pipeline run: {error}", file=sys.stderr)
-        return 3
     except (UnusableCorpusError, ValueError, FileNotFoundError) as error:
         print(f"tts-pipeline run: {error}", file=sys.stderr)
         _maybe_print_summary(args.output)
@@ -303,7 +378,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--until", default=None, help="stop after this stage (e.g. transform); default: all"
     )
     run.add_argument("--eval-fraction", type=float, default=0.1)
+    from pipeline.configs import DEFAULT_MAX_QUARANTINED_SHARE  # pure Python: cheap
+
     run.add_argument("--max-duration-s", type=float, default=20.0)
+    run.add_argument(
+        "--max-quarantined-share",
+        type=float,
+        default=DEFAULT_MAX_QUARANTINED_SHARE,
+        help="stop at AudioExampleGen when more than this share of the rows is quarantined "
+        "(default %(default)s; 1 switches the check off)",
+    )
     run.add_argument(
         "--schema", default=None, help="a saved schema.pbtxt to validate against (drift check)"
     )

@@ -7,18 +7,21 @@ A corpus that grows on a schedule is a directory of LJSpeech-layout batches, one
 
 AudioExampleGen ingests only the newest span (TFX's {SPAN} resolution), and the Transform
 and Trainer read every span. A plain LJSpeech directory is the single span 0.
+
+Local paths are checked with the standard library, so the CLI refuses a bad corpus before
+TFX is imported; a URI (gs://, s3://, hdfs://) goes through TFX's fileio.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import re
-
-from tfx.dsl.io import fileio  # local paths and gs://, s3://, hdfs:// alike
 
 FLAT_PATTERN = "metadata.csv"
 SPAN_PATTERN = "span-{SPAN}/metadata.csv"
 LAYOUTS = {"flat": FLAT_PATTERN, "spans": SPAN_PATTERN}  # for orchestrators that compile ahead
+AUDIO_DIR = "wavs"  # components/audio_example_gen/corpus.py's AUDIO_DIR, without its imports
 _SPAN_DIR = re.compile(r"^span-(\d+)$")
 
 
@@ -26,10 +29,26 @@ class UnusableCorpusError(ValueError):
     """The corpus directory cannot feed a pipeline at all (not a per-row problem)."""
 
 
+class _LocalFs:
+    """The three fileio calls used here, for a local path."""
+
+    glob = staticmethod(glob.glob)
+    exists = staticmethod(os.path.exists)
+    isdir = staticmethod(os.path.isdir)
+
+
+def _fs(path: str):
+    if "://" not in path:
+        return _LocalFs
+    from tfx.dsl.io import fileio  # gs://, s3://, hdfs://: TFX's filesystem layer
+
+    return fileio
+
+
 def span_numbers(data_root: str) -> list[int]:
     """The spans under `data_root` that have a metadata file, in ascending order."""
     spans = []
-    for path in fileio.glob(os.path.join(data_root, "span-*", FLAT_PATTERN)):
+    for path in _fs(data_root).glob(os.path.join(data_root, "span-*", FLAT_PATTERN)):
         match = _SPAN_DIR.match(os.path.basename(os.path.dirname(path)))
         if match:
             spans.append(int(match.group(1)))
@@ -41,9 +60,10 @@ def metadata_pattern(data_root: str) -> str:
 
     Fails before any Beam start-up when the directory is neither, or both at once.
     """
-    if not fileio.isdir(data_root):
+    fs = _fs(data_root)
+    if not fs.isdir(data_root):
         raise UnusableCorpusError(f"corpus directory {data_root!r} does not exist")
-    flat = fileio.exists(os.path.join(data_root, FLAT_PATTERN))
+    flat = fs.exists(os.path.join(data_root, FLAT_PATTERN))
     spans = span_numbers(data_root)
     if flat and spans:
         raise UnusableCorpusError(
@@ -60,3 +80,30 @@ def metadata_pattern(data_root: str) -> str:
         "with 'id|text|normalized_text' lines and wavs/<id>.wav; a growing corpus keeps "
         "one such batch per span-N/ directory)"
     )
+
+
+def check_corpus(data_root: str, span: int | None = None) -> str:
+    """metadata_pattern(), plus: the batch to ingest (the newest span, or `span`) exists and
+    has its wavs/ directory. Returns the pattern; raises UnusableCorpusError."""
+    pattern = metadata_pattern(data_root)
+    if pattern == SPAN_PATTERN:
+        spans = span_numbers(data_root)
+        if span is not None and span not in spans:
+            raise UnusableCorpusError(
+                f"--ingest-span {span}: corpus {data_root!r} has no span-{span}/metadata.csv "
+                f"(spans: {', '.join(map(str, spans))})"
+            )
+        batch = os.path.join(data_root, f"span-{spans[-1] if span is None else span}")
+    else:
+        if span not in (None, 0):
+            raise UnusableCorpusError(
+                f"--ingest-span {span}: corpus {data_root!r} is one batch (span 0), not span-N/"
+            )
+        batch = data_root
+    audio_dir = os.path.join(batch, AUDIO_DIR)
+    if not _fs(audio_dir).isdir(audio_dir):
+        raise UnusableCorpusError(
+            f"unusable corpus {data_root!r}: no {AUDIO_DIR}/ directory beside "
+            f"{os.path.join(batch, FLAT_PATTERN)} (the audio of row <id> is {AUDIO_DIR}/<id>.wav)"
+        )
+    return pattern

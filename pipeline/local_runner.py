@@ -11,8 +11,13 @@ from tfx import v1 as tfx
 
 from pipeline import configs, corpus_layout, uris
 from pipeline.pipeline import create_pipeline
-from pipeline.run_lock import exclusive_run
-from pipeline.run_summary import build_run_summary, write_run_summary
+from pipeline.run_lock import close_orphaned_executions, exclusive_run
+from pipeline.run_summary import (
+    build_run_summary,
+    empty_run_summary,
+    latest_run_id,
+    write_run_summary,
+)
 
 CORPUS_RECORD_FILE = "corpus.json"
 
@@ -57,7 +62,10 @@ def run_pipeline(
     beam_pipeline_args: list[str] | None = None,
     enable_cache: bool = True,
 ) -> dict:
-    """Runs through `until`; always writes <output>/run_summary.json, even when a stage fails."""
+    """Runs through `until`; always writes <output>/run_summary.json, even when a stage fails
+    or the pipeline cannot even be built."""
+    if train_steps < 1:
+        raise ValueError(f"train_steps must be at least 1, got {train_steps}")
     data_root = uris.absolute(data_root)  # the corpus may be on gs:// for Dataflow
     output_dir = os.path.abspath(output_dir)
     ingest = dataclasses.replace(
@@ -67,37 +75,56 @@ def run_pipeline(
     metadata_path = os.path.join(output_dir, configs.METADATA_FILE)
     last = configs.resolve_stage(until)
     planned = list(configs.STAGES[: configs.STAGES.index(last) + 1])
-    pipeline = create_pipeline(
-        pipeline_root=os.path.join(output_dir, "pipeline_root"),
-        data_root=data_root,
-        metadata_path=metadata_path,
-        until=last,
-        ingest=ingest,
-        schema_path=os.path.abspath(schema_path) if schema_path else None,
-        trainer=trainer,
-        train_steps=train_steps,
-        allow_anomalies=allow_anomalies,
-        evaluation=evaluation,
-        model_name=model_name,
-        push_base=uris.absolute(push_dir or os.path.join(output_dir, "serving")),
-        beam_pipeline_args=beam_pipeline_args,
-        enable_cache=enable_cache,
-    )
+
+    def build():
+        return create_pipeline(
+            pipeline_root=os.path.join(output_dir, "pipeline_root"),
+            data_root=data_root,
+            metadata_path=metadata_path,
+            until=last,
+            ingest=ingest,
+            schema_path=os.path.abspath(schema_path) if schema_path else None,
+            trainer=trainer,
+            train_steps=train_steps,
+            allow_anomalies=allow_anomalies,
+            evaluation=evaluation,
+            model_name=model_name,
+            push_base=uris.absolute(push_dir or os.path.join(output_dir, "serving")),
+            beam_pipeline_args=beam_pipeline_args,
+            enable_cache=enable_cache,
+        )
+
     with exclusive_run(output_dir):
         claim_output_for_corpus(output_dir, data_root)
-        return _run_and_summarize(pipeline, metadata_path, planned, output_dir, data_root)
+        orphans = close_orphaned_executions(output_dir, metadata_path)
+        if orphans:
+            logging.warning(
+                "closed %d executions a killed run left RUNNING as CANCELED: ids %s",
+                len(orphans),
+                orphans,
+            )
+        return _run_and_summarize(build, metadata_path, planned, output_dir, data_root)
 
 
-def _run_and_summarize(pipeline, metadata_path, planned, output_dir, data_root) -> dict:
-    """Runs the DAG; the summary is written whether it succeeds or not."""
-    error = None
+def _run_and_summarize(build, metadata_path, planned, output_dir, data_root) -> dict:
+    """Builds and runs the DAG; the summary is written whether that succeeds or not, and a
+    failure to summarise never hides the run's own error."""
+    error, previous_run_id = None, None
     try:
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        previous_run_id = latest_run_id(metadata_path, configs.PIPELINE_NAME)
+        tfx.orchestration.LocalDagRunner().run(build())
     except Exception as exc:  # the summary records the failure, then the error goes on
         error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        summary = build_run_summary(metadata_path, configs.PIPELINE_NAME, planned, error)
+        try:
+            summary = build_run_summary(
+                metadata_path, configs.PIPELINE_NAME, planned, error, previous_run_id
+            )
+        except Exception as summary_error:  # noqa: BLE001 - the run's error matters more
+            logging.exception("cannot read the run back from %s", metadata_path)
+            summary = empty_run_summary(configs.PIPELINE_NAME, planned, error)
+            summary["summary_error"] = f"{type(summary_error).__name__}: {summary_error}"
         summary["output_dir"] = output_dir
         summary["data_root"] = data_root
         write_run_summary(summary, os.path.join(output_dir, configs.RUN_SUMMARY_FILE))

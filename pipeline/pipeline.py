@@ -9,6 +9,7 @@ import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
 
 from components.anomaly_gate.component import AnomalyGate
+from components.atomic_pusher.component import AtomicPusher
 from components.audio_example_gen.component import AudioExampleGen
 from components.resolver_strategies import LatestTrainedModelOfNameStrategy
 from components.speech_schema_gen.component import SpeechSchemaGen
@@ -59,6 +60,7 @@ def create_pipeline(
         max_duration_s=ingest.max_duration_s,
         silence_rms_db=ingest.silence_rms_db,
         max_clipped_fraction=ingest.max_clipped_fraction,
+        max_quarantined_share=ingest.max_quarantined_share,
     )
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"],
@@ -149,7 +151,8 @@ def create_pipeline(
         report_samples=evaluation.report_samples,
         griffin_lim_iterations=trainer_config.griffin_lim_iterations,
     ).with_id("Evaluator")
-    pusher = tfx.components.Pusher(
+    # The stock Pusher's contract; a version directory appears whole (a rename) or not at all.
+    pusher = AtomicPusher(
         model=trainer_component.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
@@ -157,7 +160,7 @@ def create_pipeline(
                 base_directory=os.path.join(push_base or pipeline_root + "/serving", model_name)
             )
         ),
-    )
+    ).with_id("Pusher")
 
     # The phone bundle: only a blessed voice, judged on the eval split's sentences.
     tflite_exporter = TFLiteExporter(
@@ -183,6 +186,9 @@ def create_pipeline(
         if consumer in components:
             for resolver in resolved_before.get(consumer.id, []):
                 components.insert(components.index(consumer), resolver)
+    for node in components:  # an explicit edge to a node `until` cut off would not compile
+        for downstream in [n for n in node.downstream_nodes if n not in components]:
+            node.remove_downstream_node(downstream)
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,

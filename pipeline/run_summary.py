@@ -110,6 +110,10 @@ def _figures(node_id: str, outputs: dict[str, list]) -> dict[str, Any]:
         figures["quarantined"] = props.get("total", 0)
         figures["quarantined_by_reason"] = json.loads(props.get("reason_counts", "{}"))
         figures["quarantine_file"] = os.path.join(quarantine.uri, "quarantine.jsonl")
+        if "share" in props:
+            figures["quarantined_share"] = props["share"]
+        if props.get("archive"):
+            figures["quarantine_archive"] = props["archive"]  # survives a failed run
     if "anomalies" in outputs:
         anomalies = _anomalies(outputs["anomalies"][0])
         figures["anomalies"] = anomalies
@@ -152,15 +156,39 @@ def _figures(node_id: str, outputs: dict[str, list]) -> dict[str, Any]:
     return figures
 
 
-def build_run_summary(
-    metadata_path: str, pipeline_name: str, planned: list[str], error: str | None = None
-) -> dict[str, Any]:
-    """The summary of the latest run of `pipeline_name` in the SQLite MLMD at metadata_path."""
+def _read_only_store(metadata_path: str) -> mlmd.MetadataStore:
     config = metadata_store_pb2.ConnectionConfig()
     config.sqlite.filename_uri = metadata_path
     config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    store = mlmd.MetadataStore(config)
+    return mlmd.MetadataStore(config)
+
+
+def latest_run_id(metadata_path: str, pipeline_name: str) -> str | None:
+    """The id of the latest run recorded at metadata_path; None before the first."""
+    if not os.path.exists(metadata_path):
+        return None
+    run = _latest_run_context(_read_only_store(metadata_path), pipeline_name)
+    return run.name if run is not None else None
+
+
+def build_run_summary(
+    metadata_path: str,
+    pipeline_name: str,
+    planned: list[str],
+    error: str | None = None,
+    previous_run_id: str | None = None,
+) -> dict[str, Any]:
+    """The summary of the latest run of `pipeline_name` in the SQLite MLMD at metadata_path.
+
+    A run that failed before its first component (no store yet, or the latest run is still
+    `previous_run_id`, the one before this run started) is summarised with nothing run.
+    """
+    if not os.path.exists(metadata_path):
+        return empty_run_summary(pipeline_name, planned, error)
+    store = _read_only_store(metadata_path)
     run = _latest_run_context(store, pipeline_name)
+    if run is not None and previous_run_id is not None and run.name == previous_run_id:
+        return empty_run_summary(pipeline_name, planned, error)
     components: dict[str, Any] = {name: {"status": "not run"} for name in planned}
     resolvers: dict[str, Any] = {}
     if run is not None:
@@ -198,6 +226,20 @@ def build_run_summary(
         "error": error,
         "components": components,
         "resolvers": resolvers,
+    }
+
+
+def empty_run_summary(
+    pipeline_name: str, planned: list[str], error: str | None = None
+) -> dict[str, Any]:
+    """A run that ran no component (it failed while being built or compiled)."""
+    return {
+        "pipeline": pipeline_name,
+        "run_id": None,
+        "status": "failed" if error else "complete",
+        "error": error,
+        "components": {name: {"status": "not run"} for name in planned},
+        "resolvers": {},
     }
 
 

@@ -49,3 +49,22 @@ def test_an_output_directory_keeps_to_its_first_corpus(tmp_path):
     with pytest.raises(CorpusMismatchError, match="holds the runs of corpus '/data/a'"):
         claim_output_for_corpus(str(tmp_path), "/data/b")
     assert json.loads((tmp_path / "corpus.json").read_text()) == {"data_root": "/data/a"}
+
+
+def test_the_batch_to_ingest_needs_its_wavs_directory(tmp_path):
+    _batch(tmp_path / "flat")
+    with pytest.raises(corpus_layout.UnusableCorpusError, match="no wavs/ directory"):
+        corpus_layout.check_corpus(str(tmp_path / "flat"))
+    (tmp_path / "flat" / "wavs").mkdir()
+    assert corpus_layout.check_corpus(str(tmp_path / "flat")) == "metadata.csv"
+
+
+def test_the_newest_span_or_the_one_asked_for_is_checked(tmp_path):
+    for span in (0, 1):
+        _batch(tmp_path / f"span-{span}")
+    (tmp_path / "span-0" / "wavs").mkdir()
+    with pytest.raises(corpus_layout.UnusableCorpusError, match="span-1/metadata.csv"):
+        corpus_layout.check_corpus(str(tmp_path))  # the newest, span 1, has no wavs/
+    assert corpus_layout.check_corpus(str(tmp_path), span=0) == "span-{SPAN}/metadata.csv"
+    with pytest.raises(corpus_layout.UnusableCorpusError, match="no span-5/metadata.csv"):
+        corpus_layout.check_corpus(str(tmp_path), span=5)

@@ -135,3 +135,70 @@ def test_the_served_name_is_recorded_in_the_trainer_config():
     assert config["voice_name"] == "attention"  # --model-name defaults to the model
     with pytest.raises(ValueError, match="voice_name 'a' differs"):
         _pipeline(trainer={"voice_name": "a"})
+
+
+@pytest.mark.parametrize("stage", configs.STAGES)
+def test_every_until_stage_compiles(stage):
+    """`--until anomalygate` failed: "AnomalyGate references downstream node ..."."""
+    ids = list(_compiled_inputs(_pipeline(until=stage)))
+    assert ids[-1] == stage
+    assert [i for i in ids if not i.endswith("_resolver")] == list(
+        configs.STAGES[: configs.STAGES.index(stage) + 1]
+    )
+
+
+def test_the_pusher_keeps_the_stock_contract_and_pushes_atomically():
+    from tfx.types import standard_artifacts
+
+    from components.atomic_pusher import executor
+
+    pusher = _nodes(_pipeline())["Pusher"]
+    assert pusher.executor_spec.executor_class is executor.Executor
+    assert pusher.outputs["pushed_model"].type is standard_artifacts.PushedModel
+    assert set(pusher.inputs) == {"model", "model_blessing"}
+    assert '"/srv/root/serving/voice"' in pusher.exec_properties["push_destination"]
+
+
+def test_max_quarantined_share_reaches_the_example_gen():
+    ingest = configs.IngestConfig(max_quarantined_share=0.35)
+    example_gen = _nodes(_pipeline(ingest=ingest, until="examplegen"))["AudioExampleGen"]
+    assert example_gen.exec_properties["max_quarantined_share"] == 0.35
+    default = _nodes(_pipeline(until="examplegen"))["AudioExampleGen"]
+    assert default.exec_properties["max_quarantined_share"] == 0.2
+
+
+def _corpus(root):
+    (root / "wavs").mkdir(parents=True)
+    (root / "metadata.csv").write_text("a|hello\n")
+    return str(root)
+
+
+def test_a_pipeline_that_cannot_be_built_still_writes_its_summary(tmp_path):
+    from pipeline.local_runner import run_pipeline
+
+    output = tmp_path / "out"
+    with pytest.raises(ValueError, match="voice_name 'a' differs"):
+        run_pipeline(
+            _corpus(tmp_path / "c"), str(output), trainer={"voice_name": "a"}, model_name="b"
+        )
+    summary = json.loads((output / configs.RUN_SUMMARY_FILE).read_text())
+    assert summary["status"] == "failed"
+    assert "voice_name 'a' differs" in summary["error"]
+    assert summary["components"]["AudioExampleGen"] == {"status": "not run"}
+
+
+def test_an_early_failure_on_a_fresh_output_is_not_masked_by_the_summary(tmp_path, monkeypatch):
+    """It was: "Cannot connect sqlite3 database", and no run_summary.json."""
+    from pipeline import local_runner
+
+    class FailingRunner:
+        def run(self, pipeline):
+            raise RuntimeError("the real error")
+
+    monkeypatch.setattr(local_runner.tfx.orchestration, "LocalDagRunner", FailingRunner)
+    output = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="the real error"):
+        local_runner.run_pipeline(_corpus(tmp_path / "c"), str(output), until="anomalygate")
+    summary = json.loads((output / configs.RUN_SUMMARY_FILE).read_text())
+    assert summary["error"] == "RuntimeError: the real error"
+    assert list(summary["components"]) == list(configs.STAGES[:5])
