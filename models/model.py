@@ -6,6 +6,7 @@ them, in mixed precision and (by default) with XLA; on CPU none of that, and no 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -69,6 +70,30 @@ def _current_fields(family: str, base: keras.Model) -> dict:
     if dropped:
         logging.warning("Trainer: the continued voice's config fields %s are gone", dropped)
     return {name: value for name, value in saved.items() if name in fields}
+
+
+def backup_dir(fn_args, config: TrainerConfig) -> str:
+    """Where BackupAndRestore keeps a training job's last epoch, shared by its re-executions.
+
+    TFX gives every execution its own model_run_dir, so a backup kept there is never seen again
+    after a kill: the rerun is a new execution. The job is named by what it trains on and how
+    (examples, transform graph, base model, settings, steps) instead, under the Trainer's
+    directory; Keras deletes the backup when training ends.
+    """
+    job = json.dumps(
+        {
+            "train": sorted(fn_args.train_files),
+            "eval": sorted(fn_args.eval_files),
+            "transform": fn_args.transform_output,
+            "base": fn_args.base_model or "",
+            "config": config.to_json(),
+            "steps": int(fn_args.train_steps),
+        },
+        sort_keys=True,
+    )
+    trainer_dir = os.path.dirname(os.path.dirname(fn_args.model_run_dir.rstrip("/")))
+    digest = hashlib.sha256(job.encode()).hexdigest()[:16]
+    return os.path.join(trainer_dir, "backup", digest)
 
 
 def run_fn(fn_args) -> None:
@@ -148,7 +173,7 @@ def run_fn(fn_args) -> None:
     progress = ProgressLogger(total_steps=epochs * steps_per_epoch)
     callbacks = [
         # Resumes from the last finished epoch when a killed Trainer is started again.
-        keras.callbacks.BackupAndRestore(os.path.join(fn_args.model_run_dir, "backup")),
+        keras.callbacks.BackupAndRestore(backup_dir(fn_args, config)),
         keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
         SpeechSummaries(fn_args.model_run_dir, sample_batch, mel_mean, mel_std),
         progress,
