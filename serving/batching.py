@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from absl import logging
 
+from serving.calls import NO_CALLER, Call
 from serving.config import BatchingOptions
 from serving.errors import internal, invalid_argument, unavailable
 
@@ -24,14 +25,22 @@ RunFn = Callable[[Arrays], Arrays]
 
 
 class _Task:
-    __slots__ = ("inputs", "size", "done", "outputs", "error")
+    __slots__ = ("inputs", "size", "call", "batch", "finished", "condition", "outputs", "error")
 
-    def __init__(self, inputs: Arrays, size: int):
+    def __init__(self, inputs: Arrays, size: int, call: Call):
         self.inputs = inputs
         self.size = size
-        self.done = threading.Event()
+        self.call = call
+        self.batch: _Batch | None = None
+        self.finished = False
+        self.condition = threading.Condition()
         self.outputs: Arrays | None = None
         self.error: BaseException | None = None
+
+    def finish(self, outputs: Arrays | None = None, error: BaseException | None = None) -> None:
+        with self.condition:
+            self.outputs, self.error, self.finished = outputs, error, True
+            self.condition.notify_all()
 
 
 class _Batch:
@@ -40,6 +49,11 @@ class _Batch:
         self.size = 0
         self.opened = time.monotonic()
         self.closed = False
+        self.started = False
+
+    def remove(self, task: _Task) -> None:
+        self.tasks.remove(task)
+        self.size -= task.size
 
 
 def _batch_size(inputs: Arrays) -> int:
@@ -126,7 +140,14 @@ class BatchScheduler:
         for thread in self._threads:
             thread.start()
 
-    def run(self, inputs: Arrays) -> Arrays:
+    @property
+    def queued_tasks(self) -> int:
+        """Requests (or pieces of split ones) waiting in batches that have not started."""
+        with self._lock:
+            return sum(len(batch.tasks) for batch in self._batches)
+
+    def run(self, inputs: Arrays, call: Call = NO_CALLER) -> Arrays:
+        """Runs `inputs` in a batch; a caller that leaves while queued leaves the queue."""
         size = _batch_size(inputs)
         limit = self._options.execution_batch_size
         if size > self._options.max_batch_size or (
@@ -139,15 +160,16 @@ class BatchScheduler:
         if size > limit:  # large batch splitting: run the pieces, then join them back
             pieces = [
                 self._run_one(
-                    {k: v[i : i + limit] for k, v in inputs.items()}, min(limit, size - i)
+                    {k: v[i : i + limit] for k, v in inputs.items()}, min(limit, size - i), call
                 )
                 for i in range(0, size, limit)
             ]
             return {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
-        return self._run_one(inputs, size)
+        return self._run_one(inputs, size, call)
 
-    def _run_one(self, inputs: Arrays, size: int) -> Arrays:
-        task = _Task(inputs, size)
+    def _run_one(self, inputs: Arrays, size: int, call: Call) -> Arrays:
+        call.check()
+        task = _Task(inputs, size, call)
         with self._lock:
             if self._closed:
                 raise unavailable(f"the batch scheduler for {self._name} is shut down")
@@ -167,14 +189,30 @@ class BatchScheduler:
                 self._batches.append(open_batch)
             open_batch.tasks.append(task)
             open_batch.size += size
+            task.batch = open_batch
             if open_batch.size >= self._options.execution_batch_size:
                 open_batch.closed = True
             self._lock.notify_all()
-        task.done.wait()
+        with task.condition:
+            finished = call.wait(task.condition, lambda: task.finished)
+        if not finished:
+            self._abandon(task)
+            raise call.error()
         if task.error is not None:
             raise task.error
         assert task.outputs is not None
         return task.outputs
+
+    def _abandon(self, task: _Task) -> None:
+        """The caller left: its rows leave a batch that has not started (an empty one goes)."""
+        with self._lock:
+            batch = task.batch
+            if batch is None or batch.started or task not in batch.tasks:
+                return  # running already: the rows are computed and dropped
+            batch.remove(task)
+            if not batch.tasks and batch in self._batches:
+                self._batches.remove(batch)
+            self._lock.notify_all()
 
     def _next_batch(self) -> _Batch | None:
         timeout_s = self._options.batch_timeout_micros / 1e6
@@ -184,6 +222,7 @@ class BatchScheduler:
                     head = self._batches[0]
                     age = time.monotonic() - head.opened
                     if head.closed or age >= timeout_s or self._closed:
+                        head.started = True
                         return self._batches.popleft()
                     self._lock.wait(timeout_s - age)
                 elif self._closed:
@@ -193,23 +232,27 @@ class BatchScheduler:
 
     def _work(self) -> None:
         while (batch := self._next_batch()) is not None:
+            for task in [t for t in batch.tasks if not t.call.is_active()]:
+                batch.remove(task)  # its caller left (deadline, cancel) while it queued
+                task.finish(error=task.call.error())
             tasks = batch.tasks
+            if not tasks:
+                continue  # nobody is waiting: the model does not run
+            results: list[Arrays] | None = None
             try:
                 merged, padding = merge_inputs(tasks, self._options)
                 if self._on_batch is not None:
                     self._on_batch(batch.size + padding)
                 results = split_outputs(self._run_fn(merged), tasks, batch.size + padding)
-                for task, outputs in zip(tasks, results, strict=True):
-                    task.outputs = outputs
             except BaseException as error:  # every waiting request gets the batch's error
                 logging.log_every_n(
                     logging.WARNING, "batch for %s failed: %s", 20, self._name, error
                 )
                 for task in tasks:
-                    task.error = error
-            finally:
-                for task in tasks:
-                    task.done.set()
+                    task.finish(error=error)
+            else:
+                for task, outputs in zip(tasks, results, strict=True):
+                    task.finish(outputs=outputs)
 
     def close(self) -> None:
         """Runs what is queued, then stops the batch threads."""

@@ -66,6 +66,10 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     flag("host", str, "127.0.0.1", "[local] address to bind both ports to (0.0.0.0: all)")
     flag("max_request_bytes", int, 4 * 1024 * 1024, "[local] request size limit, both ports")
     flag("max_text_chars", int, 1000, "[local] longest text one element may carry")
+    flag("max_request_rows", int, 64, "[local] rows (texts) one request may carry")
+    flag("max_concurrent_runs", int, None, "[local] graph runs at once without batching (CPUs)")
+    flag("rest_api_max_connections", int, 512, "[local] open REST connections at most")
+    flag("rest_api_idle_timeout_seconds", float, 30.0, "[local] REST header/body/idle timeout")
     parser.add_argument(
         "--remap_base_path",
         type=_remap,
@@ -102,12 +106,17 @@ def options_from_args(args: argparse.Namespace):
         host=args.host,
         max_request_bytes=args.max_request_bytes,
         max_text_chars=args.max_text_chars,
+        max_request_rows=args.max_request_rows,
+        rest_api_max_connections=args.rest_api_max_connections,
+        rest_api_idle_timeout_seconds=args.rest_api_idle_timeout_seconds,
         remap_base_path=list(args.remap_base_path),
     )
     if args.rest_api_num_threads:
         options.rest_api_num_threads = args.rest_api_num_threads
     if args.grpc_max_threads:
         options.grpc_max_threads = args.grpc_max_threads
+    if args.max_concurrent_runs:
+        options.max_concurrent_runs = args.max_concurrent_runs
     return options
 
 

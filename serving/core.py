@@ -17,6 +17,7 @@ from tensorflow_serving.apis import (
 from tensorflow_serving.config import model_server_config_pb2
 
 from serving import tensors, validation
+from serving.calls import NO_CALLER, Call
 from serving.errors import ServingError, failed_precondition, invalid_argument
 from serving.manager import ModelManager
 from serving.metrics import ServingMetrics
@@ -54,7 +55,9 @@ class ServingCore:
         self.limits = limits
         self.metrics = metrics
 
-    def predict(self, request: predict_pb2.PredictRequest) -> PredictResult:
+    def predict(self, request: predict_pb2.PredictRequest, call: Call = NO_CALLER) -> PredictResult:
+        """Checks and runs one Predict; nothing runs once `call`'s caller is gone."""
+        call.check()
         if not request.HasField("model_spec"):
             raise invalid_argument("Missing ModelSpec")
         signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
@@ -62,9 +65,14 @@ class ServingCore:
             signature = servable.signature_defs.get(signature_name)
             if signature is None:
                 raise failed_precondition(f'Serving signature key "{signature_name}" not found.')
-            inputs, aliases = validation.prepare(signature_name, signature, request, self.limits)
+            inputs, aliases = validation.prepare(
+                signature_name, signature, request, self.limits, servable.text_byte_limits
+            )
             started = time.perf_counter()
-            outputs = servable.run(signature_name, inputs)
+            try:
+                outputs = servable.run(signature_name, inputs, call)
+            except ServingError as error:
+                raise validation.explain_graph_error(error, inputs, self.limits) from None
             self.metrics.record_runtime(
                 request.model_spec.name, "Predict", (time.perf_counter() - started) * 1e6
             )

@@ -9,8 +9,9 @@ import grpc
 from absl import logging
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
+from serving.calls import Call
 from serving.core import ServingCore
-from serving.errors import ServingError, code_from_number
+from serving.errors import ServingError, code_from_number, internal
 
 
 def parse_channel_arguments(text: str) -> list[tuple[str, int | str]]:
@@ -35,9 +36,12 @@ class _Predictions(prediction_service_pb2_grpc.PredictionServiceServicer):
         started = time.perf_counter()
         name = request.model_spec.name
         try:
-            result = self._core.predict(request)
+            result = self._core.predict(request, Call.from_grpc(context))
             response = result.to_response()
-        except ServingError as error:
+        except Exception as error:  # noqa: BLE001 (a bug must still answer, not crash)
+            if not isinstance(error, ServingError):
+                logging.error("Predict failed: %s: %s", type(error).__name__, error)
+                error = internal(f"{type(error).__name__}: {error}")
             self._core.metrics.record_request(name, "Predict", "GRPC", error.code_name, 0.0)
             logging.vlog(1, "Predict failed: %s", error.message)
             context.abort(error.code, error.message)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 
 import grpc
@@ -92,11 +93,59 @@ _RAPIDJSON_MESSAGES = (
 )
 
 
+MAX_JSON_DEPTH = 64  # arrays and objects inside each other; a tensor's rank is far less
+_MAX_INT_DIGITS = 20  # beyond uint64: rapidjson reads the number as a double
+# Surrogates that only a \\u escape can produce: surrogateescape (invalid bytes) makes
+# U+DC80..U+DCFF alone.
+_ESCAPED_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
+def _parse_int(digits: str):
+    """Integers as rapidjson reads them: beyond uint64 a double, too big for one an error."""
+    if len(digits.lstrip("-")) <= _MAX_INT_DIGITS:
+        return int(digits)
+    value = float(digits)
+    if math.isinf(value):
+        raise _NumberTooBig
+    return value
+
+
+class _NumberTooBig(ValueError):
+    pass
+
+
+def _check_tree(value) -> None:
+    """Nesting depth and strings of a parsed document, walked without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if _ESCAPED_SURROGATE.search(item):
+                raise invalid_argument(
+                    "JSON Parse error: The surrogate pair in string is invalid "
+                    "(a lone \\uD800-\\uDFFF escape)."
+                )
+            continue
+        if not isinstance(item, (list, dict)):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise invalid_argument(
+                f"JSON Parse error: arrays and objects nested deeper than {MAX_JSON_DEPTH} levels"
+            )
+        if isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        else:
+            stack.extend((child, depth + 1) for child in item)
+
+
 def parse_json(body: bytes):
     """rapidjson's parse (NaN/Infinity allowed, stops after the first value) with its messages.
 
     Bytes that are not UTF-8 pass through into strings (rapidjson does not validate them);
-    strings come back as str with surrogate escapes, see `to_bytes`.
+    strings come back as str with surrogate escapes, see `to_bytes`. Hostile documents get
+    INVALID_ARGUMENT too: nesting deeper than MAX_JSON_DEPTH, a number too big for a
+    double, an escaped lone surrogate.
     """
     if not body:
         raise invalid_argument("JSON Parse error: The document is empty")
@@ -105,7 +154,13 @@ def parse_json(body: bytes):
     if start == len(text):
         raise invalid_argument("JSON Parse error: The document is empty")
     try:
-        value, _ = json.JSONDecoder().raw_decode(text, start)
+        value, _ = json.JSONDecoder(parse_int=_parse_int).raw_decode(text, start)
+    except RecursionError:
+        raise invalid_argument(
+            f"JSON Parse error: arrays and objects nested deeper than {MAX_JSON_DEPTH} levels"
+        ) from None
+    except _NumberTooBig:
+        raise invalid_argument("JSON Parse error: Number too big to be stored in double.") from None
     except json.JSONDecodeError as error:
         message = "Invalid value."
         for python_text, rapidjson_text in _RAPIDJSON_MESSAGES:
@@ -122,6 +177,7 @@ def parse_json(body: bytes):
                     else "Missing a comma or '}' after an object member."
                 )
         raise invalid_argument(f"JSON Parse error: {message} at offset: {error.pos}") from None
+    _check_tree(value)
     if not isinstance(value, dict):
         raise _format_error(value, "Is not object")
     return value
@@ -332,11 +388,35 @@ def _from_inputs(inputs, info: Mapping[str, meta_graph_pb2.TensorInfo]):
     return result
 
 
+def _check_rows(doc: dict, max_rows: int | None) -> None:
+    """Rows per request, counted in the JSON before any tensor is built from it."""
+    if max_rows is None:
+        return
+    inputs = doc.get("inputs")
+    columns = inputs.items() if isinstance(inputs, dict) and not _is_b64(inputs) else []
+    candidates = [("instances", doc.get("instances"))] + [(k, v) for k, v in columns]
+    if isinstance(inputs, list):
+        candidates.append(("inputs", inputs))
+    for name, value in candidates:
+        if isinstance(value, list) and len(value) > max_rows:
+            raise invalid_argument(
+                f"'{name}' has {len(value)} rows, over the limit of {max_rows} rows per "
+                "request (--max_request_rows)"
+            )
+
+
 def fill_predict_request(
-    body: bytes, get_info_map: InfoMapFn, request: predict_pb2.PredictRequest
+    body: bytes,
+    get_info_map: InfoMapFn,
+    request: predict_pb2.PredictRequest,
+    max_rows: int | None = None,
 ) -> str:
-    """FillPredictRequestFromJson: fills request.inputs; returns the format (row or columnar)."""
+    """FillPredictRequestFromJson: fills request.inputs; returns the format (row or columnar).
+
+    `max_rows` refuses a longer 'instances' list (or input column) before decoding it.
+    """
     doc = parse_json(body)
+    _check_rows(doc, max_rows)
     if "signature_name" in doc:
         if not isinstance(doc["signature_name"], str):
             raise _format_error(

@@ -4,6 +4,8 @@ Names follow TF Serving: /tensorflow/serving/request_count{model_name,status} an
 request_latency / runtime_latency histograms in microseconds, exported as
 :tensorflow:serving:... . The local server adds /tts_serving/request_count with the
 version that answered, and /tts_serving/batch_size (rows per batch, with batching on).
+Requests for model names the server does not serve count under one `model_name` label,
+UNKNOWN_MODEL, so that callers cannot grow the page with made-up names.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 import re
 import threading
 from bisect import bisect_right
+from collections.abc import Callable, Collection
+
+UNKNOWN_MODEL = "(unknown)"  # the model_name label of requests for a name that is not served
 
 
 def exponential_buckets(scale: float, growth: float, count: int) -> list[float]:
@@ -96,10 +101,15 @@ class Histogram:
 
 
 class ServingMetrics:
-    """The metrics both front ends record; `render` is the Prometheus page."""
+    """The metrics both front ends record; `render` is the Prometheus page.
 
-    def __init__(self) -> None:
+    `known_models()` lists the served model names; a request for any other name (or none)
+    is counted as UNKNOWN_MODEL, so the number of label series stays bounded.
+    """
+
+    def __init__(self, known_models: Callable[[], Collection[str]] | None = None) -> None:
         self._lock = threading.Lock()
+        self._known_models = known_models
         self.request_count = Counter("/tensorflow/serving/request_count", ("model_name", "status"))
         self.request_latency = Histogram(
             "/tensorflow/serving/request_latency",
@@ -126,11 +136,20 @@ class ServingMetrics:
         version: str = "",
     ) -> None:
         """Counts every request; latency only for successful ones (as TF Serving does)."""
+        model_name = self.model_label(model_name)
+        if model_name == UNKNOWN_MODEL:
+            version = ""
         with self._lock:
             self.request_count.increment(model_name, status)
             self.by_version.increment(model_name, version, api, entrypoint, status)
             if status == "OK":
                 self.request_latency.observe(latency_us, model_name, api, entrypoint)
+
+    def model_label(self, model_name: str) -> str:
+        """The model_name label: the name if it is served, else UNKNOWN_MODEL."""
+        if self._known_models is None:
+            return model_name
+        return model_name if model_name in self._known_models() else UNKNOWN_MODEL
 
     def record_runtime(self, model_name: str, api: str, latency_us: float) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ import re
 import time
 import urllib.parse
 
+from absl import logging
 from google.protobuf import json_format
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
@@ -17,8 +18,9 @@ from tensorflow_serving.apis import (
 )
 
 from serving import json_tensor
+from serving.calls import NO_CALLER, Call
 from serving.core import ServingCore
-from serving.errors import ServingError, invalid_argument
+from serving.errors import ServingError, internal, invalid_argument
 
 _PREDICT_PATH = re.compile(
     r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)",
@@ -89,11 +91,15 @@ def _api(http_method: str, route: _Route | None) -> str:
 
 
 class RestApi:
-    """Answers one REST call; predictions run on a pool bounded by --rest_api_num_threads."""
+    """Answers REST calls on a pool bounded by --rest_api_num_threads.
+
+    The HTTP server submits each /v1/ call with its `Call` (deadline: --rest_api_timeout_in_ms;
+    cancelled when the client disconnects or the deadline answers 504), then records it.
+    """
 
     def __init__(self, core: ServingCore, num_threads: int, timeout_ms: int):
         self._core = core
-        self._timeout_s = timeout_ms / 1000 if timeout_ms > 0 else None
+        self.timeout_s = timeout_ms / 1000 if timeout_ms > 0 else None
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, num_threads), thread_name_prefix="rest"
         )
@@ -101,31 +107,77 @@ class RestApi:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def process(self, http_method: str, path: str, body: bytes) -> RestResponse:
-        """Handles a /v1/ call within --rest_api_timeout_in_ms, and records its metrics."""
-        started = time.perf_counter()
-        future = self._pool.submit(self._handle, http_method, path, body)
+    def submit(
+        self, http_method: str, path: str, body: bytes, call: Call
+    ) -> concurrent.futures.Future:
+        return self._pool.submit(self.handle, http_method, path, body, call)
+
+    def timeout_response(self, http_method: str, path: str) -> RestResponse:
+        ms = int(self.timeout_s * 1000) if self.timeout_s else 0
+        message = f"Deadline exceeded: the request took longer than {ms} ms"
+        return self._unanswered(504, message, "DEADLINE_EXCEEDED", http_method, path)
+
+    def cancelled_response(self, http_method: str, path: str) -> RestResponse:
+        """For the metrics: the client closed the connection before its answer."""
+        message = "the client closed the connection before the answer"
+        return self._unanswered(499, message, "CANCELLED", http_method, path)
+
+    def _unanswered(
+        self, http_status: int, message: str, status: str, http_method: str, path: str
+    ) -> RestResponse:
         try:
-            response = future.result(timeout=self._timeout_s)
-        except concurrent.futures.TimeoutError:
-            ms = int(self._timeout_s * 1000) if self._timeout_s else 0
-            message = f"Deadline exceeded: the request took longer than {ms} ms"
-            response = RestResponse(
-                504, json_tensor.make_error_json(message), status="DEADLINE_EXCEEDED"
-            )
+            route = _route(http_method, path)
+        except ServingError:
+            route = None
+        return RestResponse(
+            http_status,
+            json_tensor.make_error_json(message),
+            route.model_name if route else "",
+            _api(http_method, route),
+            status,
+        )
+
+    def record(self, response: RestResponse, started: float) -> None:
+        """Metrics of one answered call; `started` is its time.perf_counter() at arrival."""
         latency_us = (time.perf_counter() - started) * 1e6
         self._core.metrics.record_request(
             response.model_name, response.api, "REST", response.status, latency_us, response.version
         )
+
+    def process(self, http_method: str, path: str, body: bytes) -> RestResponse:
+        """Handles a /v1/ call within --rest_api_timeout_in_ms, and records its metrics."""
+        started = time.perf_counter()
+        call = Call.with_timeout(self.timeout_s)
+        future = self.submit(http_method, path, body, call)
+        try:
+            response = future.result(timeout=self.timeout_s)
+        except concurrent.futures.TimeoutError:
+            call.cancel()
+            future.cancel()
+            response = self.timeout_response(http_method, path)
+        self.record(response, started)
         return response
 
-    def _handle(self, http_method: str, path: str, body: bytes) -> RestResponse:
+    def handle(
+        self, http_method: str, path: str, body: bytes, call: Call = NO_CALLER
+    ) -> RestResponse:
+        """One call's answer; an unexpected failure is a 500 with its message, never a crash."""
+        try:
+            return self._handle(http_method, path, body, call)
+        except Exception as error:  # noqa: BLE001
+            logging.error(
+                "REST %s %s failed: %s: %s", http_method, path, type(error).__name__, error
+            )
+            return error_response(internal(f"{type(error).__name__}: {error}"))
+
+    def _handle(self, http_method: str, path: str, body: bytes, call: Call) -> RestResponse:
         route = None
         try:
+            call.check()
             route = _route(http_method, path)
             if http_method == "POST":
                 if route.method.lower() == "predict":
-                    text, version = self._predict(route, body)
+                    text, version = self._predict(route, body, call)
                 else:
                     text, version = self._classify_or_regress(route, body), ""
             elif route.method.lower() == "metadata":
@@ -144,15 +196,16 @@ class RestApi:
                 error.code_name,
             )
 
-    def _predict(self, route: _Route, body: bytes) -> tuple[str, str]:
+    def _predict(self, route: _Route, body: bytes, call: Call) -> tuple[str, str]:
         request = predict_pb2.PredictRequest()
         request.model_spec.CopyFrom(_spec(route))
         fmt = json_tensor.fill_predict_request(
             body,
             lambda signature: self._core.signature_inputs(request.model_spec, signature),
             request,
+            self._core.limits.max_request_rows,
         )
-        result = self._core.predict(request)
+        result = self._core.predict(request, call)
         return json_tensor.make_json(result.outputs, result.dtypes, fmt), str(result.version)
 
     def _classify_or_regress(self, route: _Route, body: bytes) -> str:

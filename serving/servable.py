@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -14,6 +15,7 @@ from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
 from serving.batching import BatchScheduler
+from serving.calls import NO_CALLER, Call, RunSlots
 from serving.config import BatchingOptions
 from serving.errors import (
     ServingError,
@@ -35,6 +37,42 @@ class LoadOptions:
     enable_model_warmup: bool = True
     num_request_iterations_for_warmup: int = 0
     on_batch: Callable[[str, int], None] | None = None  # (model name, batch size)
+    # without batching: graph runs at a time, shared by all servables (None: no bound)
+    run_slots: RunSlots | None = None
+
+
+_TEXT_LIMIT_MESSAGE = re.compile(rb"text longer than (\d+) characters")
+
+
+def graph_byte_limits(meta_graph: meta_graph_pb2.MetaGraphDef) -> dict[str, int]:
+    """String inputs whose length a voice graph asserts in bytes: {input name: limit}.
+
+    Voices exported with `tf.strings.length(text)` (unit BYTE) assert 'text longer than N
+    characters' but count UTF-8 bytes; the server refuses such text itself, with a clear
+    message, before it reaches (and fails) a batch.
+    """
+    limits: dict[str, int] = {}
+    for function in meta_graph.graph_def.library.function:
+        inputs = {arg.name for arg in function.signature.input_arg}
+        byte_lengths = [
+            node.input[0]
+            for node in function.node_def
+            if node.op == "StringLength"
+            and node.attr["unit"].s in (b"", b"BYTE")
+            and node.input
+            and node.input[0] in inputs
+        ]
+        if not byte_lengths:
+            continue
+        for node in function.node_def:
+            if node.op != "Const":
+                continue
+            for value in node.attr["value"].tensor.string_val:
+                match = _TEXT_LIMIT_MESSAGE.search(value)
+                if match:
+                    for name in byte_lengths:
+                        limits[name] = min(int(match.group(1)), limits.get(name, 1 << 62))
+    return limits
 
 
 def read_meta_graph(path: str, tags: tuple[str, ...]) -> meta_graph_pb2.MetaGraphDef:
@@ -58,23 +96,37 @@ class Servable:
     def __init__(self, name: str, version: int, path: str, options: LoadOptions):
         import tensorflow as tf
 
+        meta_graph = read_meta_graph(path, options.tags)
+        self._setup(name, version, path, meta_graph.signature_def, options)
+        self.meta_graph = meta_graph
+        self.text_byte_limits = graph_byte_limits(meta_graph)
+        self._loaded = tf.saved_model.load(path, tags=list(options.tags))
+        self._functions = dict(self._loaded.signatures)
+        if options.enable_model_warmup:
+            self._warm_up(max(1, options.num_request_iterations_for_warmup))
+
+    def _setup(
+        self,
+        name: str,
+        version: int,
+        path: str,
+        signature_defs: Mapping[str, meta_graph_pb2.SignatureDef],
+        options: LoadOptions,
+    ) -> None:
+        """The state every servable has, whatever runs its signatures."""
         self.name = name
         self.version = version
         self.path = path
-        self.meta_graph = read_meta_graph(path, options.tags)
-        self.signature_defs: Mapping[str, meta_graph_pb2.SignatureDef] = (
-            self.meta_graph.signature_def
-        )
-        self._loaded = tf.saved_model.load(path, tags=list(options.tags))
-        self._functions = dict(self._loaded.signatures)
+        self.signature_defs = signature_defs
+        self.text_byte_limits: dict[str, int] = {}
+        self._functions: dict[str, Callable] = {}
         self._batching = options.batching
+        self._run_slots = options.run_slots
         self._on_batch = options.on_batch
         self._batchers: dict[str, BatchScheduler] = {}
         self._lock = threading.Condition()
         self._in_flight = 0
         self._closed = False
-        if options.enable_model_warmup:
-            self._warm_up(max(1, options.num_request_iterations_for_warmup))
 
     def __repr__(self) -> str:
         return f"Servable({self.name}, {self.version})"
@@ -106,15 +158,30 @@ class Servable:
         self._loaded = None
 
     # --- running ---
+    def batcher(self, signature_name: str) -> BatchScheduler | None:
+        """The signature's batch queue, once batching has started one."""
+        with self._lock:
+            return self._batchers.get(signature_name)
+
     def has_function(self, signature_name: str) -> bool:
         return signature_name in self._functions
 
-    def run(self, signature_name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Runs a signature on checked inputs; through the batcher when batching is on."""
+    def run(
+        self, signature_name: str, inputs: dict[str, np.ndarray], call: Call = NO_CALLER
+    ) -> dict[str, np.ndarray]:
+        """Runs a signature on checked inputs; through the batcher when batching is on.
+
+        Work waits for a run slot (or in the batch queue) while its caller is there; a
+        caller that cancels or runs out of time leaves the queue and its graph never runs.
+        """
         if signature_name not in self._functions:
             raise failed_precondition(f'Serving signature key "{signature_name}" not found.')
+        call.check()
         if self._batching is None:
-            return self._call(signature_name, inputs)
+            if self._run_slots is None:
+                return self._call(signature_name, inputs)
+            with self._run_slots.hold(call):
+                return self._call(signature_name, inputs)
         with self._lock:
             batcher = self._batchers.get(signature_name)
             if batcher is None:
@@ -126,7 +193,7 @@ class Servable:
                     (lambda size: observer(self.name, size)) if observer else None,
                 )
                 self._batchers[signature_name] = batcher
-        return batcher.run(inputs)
+        return batcher.run(inputs, call)
 
     def _call(self, signature_name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import tensorflow as tf

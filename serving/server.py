@@ -9,20 +9,25 @@ import threading
 from absl import logging
 
 from serving import config as config_lib
+from serving.calls import RunSlots
 from serving.core import ServingCore
 from serving.grpc_server import GrpcServer
 from serving.manager import ModelManager
 from serving.metrics import ServingMetrics
 from serving.rest_api import RestApi
-from serving.rest_server import RestServer
+from serving.rest_server import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_CONNECTIONS, RestServer
 from serving.servable import LoadOptions, Servable
-from serving.validation import DEFAULT_MAX_TEXT_CHARS, TextLimits
+from serving.validation import DEFAULT_MAX_REQUEST_ROWS, DEFAULT_MAX_TEXT_CHARS, TextLimits
 
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024  # gRPC's own default receive limit
 
 
 def _default_threads() -> int:
     return 4 * (os.cpu_count() or 1)
+
+
+def _default_runs() -> int:
+    return os.cpu_count() or 1
 
 
 @dataclasses.dataclass
@@ -58,6 +63,10 @@ class ServerOptions:
     host: str = "127.0.0.1"
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+    max_request_rows: int = DEFAULT_MAX_REQUEST_ROWS
+    max_concurrent_runs: int = dataclasses.field(default_factory=_default_runs)
+    rest_api_max_connections: int = DEFAULT_MAX_CONNECTIONS
+    rest_api_idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_S
     remap_base_path: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
@@ -80,9 +89,13 @@ def model_server_config(options: ServerOptions):
 
 
 class ModelServer:
-    """Loads the configured models, then serves them until `stop`."""
+    """Loads the configured models, then serves them until `stop`.
 
-    def __init__(self, options: ServerOptions):
+    `servable_factory(name, version, path, load_options)` loads one version (default: a
+    SavedModel `Servable`; tests pass `serving.testing.ScriptedServable`).
+    """
+
+    def __init__(self, options: ServerOptions, servable_factory=Servable):
         if options.batching_parameters_file and not options.enable_batching:
             raise config_lib.ConfigError(
                 "server_options.batching_parameters_file is set without setting "
@@ -91,7 +104,7 @@ class ModelServer:
         if options.port is None and options.rest_api_port is None:
             raise config_lib.ConfigError("both the gRPC and the REST port are disabled")
         self.options = options
-        self.metrics = ServingMetrics()
+        self.metrics = ServingMetrics(known_models=lambda: self.manager.model_names())
         self._config = model_server_config(options)
         self.monitoring = config_lib.load_monitoring_options(options.monitoring_config_file)
         batching = (
@@ -99,16 +112,18 @@ class ModelServer:
             if options.enable_batching
             else None
         )
+        self.run_slots = RunSlots(options.max_concurrent_runs)  # graph runs without batching
         load_options = LoadOptions(
             tags=tuple(t for t in options.saved_model_tags.split(",") if t) or ("serve",),
             batching=batching,
             enable_model_warmup=options.enable_model_warmup,
             num_request_iterations_for_warmup=options.num_request_iterations_for_warmup,
             on_batch=self.metrics.record_batch,
+            run_slots=self.run_slots,
         )
         self.manager = ModelManager(
             self._config,
-            lambda name, version, path: Servable(name, version, path, load_options),
+            lambda name, version, path: servable_factory(name, version, path, load_options),
             poll_wait_s=options.file_system_poll_wait_seconds,
             max_num_load_retries=options.max_num_load_retries,
             load_retry_interval_s=options.load_retry_interval_micros / 1e6,
@@ -116,7 +131,10 @@ class ModelServer:
                 options.allow_version_labels_for_unavailable_models
             ),
         )
-        self.core = ServingCore(self.manager, TextLimits(options.max_text_chars), self.metrics)
+        from models.text.normalize import normalize_text  # the voices' text front end
+
+        limits = TextLimits(options.max_text_chars, options.max_request_rows, normalize_text)
+        self.core = ServingCore(self.manager, limits, self.metrics)
         self._grpc: GrpcServer | None = None
         self._rest: RestServer | None = None
         self._stop = threading.Event()
@@ -158,6 +176,8 @@ class ModelServer:
                     self.monitoring,
                     options.max_request_bytes,
                     options.rest_api_enable_cors_support,
+                    options.rest_api_max_connections,
+                    options.rest_api_idle_timeout_seconds,
                 )
                 self._rest.start()
                 logging.info("Exporting HTTP/REST API at:%s:%d ...", options.host, self._rest.port)

@@ -1,5 +1,6 @@
 """The local server on loopback through the official TF Serving stubs, REST and the client CLI."""
 
+import dataclasses
 import json
 import threading
 import time
@@ -15,6 +16,7 @@ from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
     model_management_pb2,
+    model_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
@@ -253,6 +255,24 @@ BAD = [
         f"over the limit of {MAX_TEXT}",
     ),
     (
+        "text that normalises to nothing",
+        _request(["\u2603\u2603"]),
+        "/v1/models/voice:predict",
+        {"instances": ["~"]},
+        grpc.StatusCode.INVALID_ARGUMENT,
+        400,
+        "element 0 is empty: there is no text to speak",
+    ),
+    (
+        "more rows than --max_request_rows",
+        _request(["a"] * 65),
+        "/v1/models/voice:predict",
+        {"instances": ["a"] * 65},
+        grpc.StatusCode.INVALID_ARGUMENT,
+        400,
+        "65 rows",
+    ),
+    (
         "invalid UTF-8",
         _request([b"caf\xe9"]),
         "/v1/models/voice:predict",
@@ -279,6 +299,41 @@ def test_bad_requests_get_tf_servings_status_and_the_server_goes_on(server, case
     assert reply.status_code == http_status, reply.text
     assert words in reply.json()["error"]
     _good_request_works(server)
+
+
+def test_non_ascii_text_is_measured_in_characters_never_a_raw_graph_error(server):
+    """600 x "é" is 600 characters, under the default limit of 1000: spoken, or (by a voice
+    whose graph counts bytes) refused before the graph with both counts; never the graph's
+    raw assertion message."""
+    options = dataclasses.replace(server.options, max_text_chars=1000, port=0, rest_api_port=0)
+    text = "\u00e9" * 600
+    with ModelServer(options) as local:
+        with local.manager.servable(model_pb2.ModelSpec(name="voice")) as servable:
+            byte_limit = servable.text_byte_limits.get("text")
+        channel = grpc.insecure_channel(
+            f"127.0.0.1:{local.grpc_port}", options=[("grpc.enable_http_proxy", 0)]
+        )
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        request = _request([text], output_filter=["audio_length"])
+        try:
+            stub.Predict(request, timeout=TIMEOUT_S)
+            refused = None
+        except grpc.RpcError as error:
+            refused = error
+        finally:
+            channel.close()
+        reply = HTTP.post(
+            f"http://127.0.0.1:{local.rest_port}/v1/models/voice:predict",
+            json={"instances": [text]},
+            timeout=TIMEOUT_S,
+        )
+    if byte_limit is None or byte_limit >= 1200:
+        assert refused is None and reply.status_code == 200
+    else:
+        assert refused is not None and refused.code() == grpc.StatusCode.INVALID_ARGUMENT
+        words = "has 600 characters but 1200 bytes of UTF-8"
+        assert words in refused.details() and "Graph execution error" not in refused.details()
+        assert reply.status_code == 400 and words in reply.json()["error"]
 
 
 def test_signature_and_output_errors(server):
