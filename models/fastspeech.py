@@ -1,5 +1,5 @@
 """FastSpeech (Ren et al. 2019): feed-forward Transformer encoder and decoder, with durations
-from the jointly trained aligner instead of an autoregressive teacher."""
+from monotonic alignment search on token mel means instead of an autoregressive teacher."""
 
 from __future__ import annotations
 
@@ -26,9 +26,6 @@ CONFIGS = {
         num_heads=2,
         conv_filters=256,
         duration_filters=64,
-        aligner_dim=32,
-        bin_loss_start_step=100,
-        bin_loss_warmup_steps=100,
     ),
     # The paper's sizes: 6 + 6 FFT blocks, hidden 384, 2 heads, conv 384 -> 1536 -> 384 with
     # kernel 3 in both layers; duration predictor 256 filters as in FastSpeech 2.
@@ -40,7 +37,6 @@ CONFIGS = {
         conv_filters=1536,
         conv_kernel_size=3,
         duration_filters=256,
-        aligner_dim=80,
     ),
 }
 

@@ -26,9 +26,6 @@ CONFIGS = {
         encoder_layers=2,
         decoder_layers=2,
         duration_filters=64,
-        aligner_dim=32,
-        bin_loss_start_step=100,
-        bin_loss_warmup_steps=100,
     ),
     # The paper's / NeMo's mixer-tts.yaml sizes: hidden 384, 6 encoder blocks (kernels 11..21),
     # 9 decoder blocks (kernels 15..31), expansion 4, dropout 0.15, duration predictor 256.
@@ -41,7 +38,6 @@ CONFIGS = {
         decoder_kernel_size=15,
         duration_filters=256,
         duration_dropout=0.15,
-        aligner_dim=80,
     ),
 }
 

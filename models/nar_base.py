@@ -1,5 +1,5 @@
 """Shared skeleton of the non-autoregressive acoustic models (FastSpeech, Mixer-TTS): encoder,
-jointly trained aligner with monotonic alignment search, duration predictor, decoder, losses.
+alignment by monotonic search on token mel means, duration predictor, decoder, losses.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ import keras
 from keras import ops
 
 from models.layers.alignment import (
-    AlignmentEncoder,
     beta_binomial_log_prior,
-    bin_loss,
-    forward_sum_loss,
+    gaussian_log_likelihood,
     monotonic_alignment_search,
 )
 from models.layers.nar_blocks import (
@@ -26,20 +24,14 @@ from models.layers.nar_blocks import (
 )
 from models.losses import per_replica
 from models.registry import MEL, MEL_LENGTH, TOKEN_IDS, TOKEN_LENGTH
-
-try:  # The symbol table is owned by models/text; fall back while it does not exist yet.
-    from models.text.symbols import SYMBOLS
-
-    DEFAULT_VOCAB_SIZE = len(SYMBOLS)
-except ImportError:
-    DEFAULT_VOCAB_SIZE = 48
+from models.text.symbols import SYMBOLS
 
 
 @dataclasses.dataclass
 class NARConfig:
     """Hyperparameters shared by the non-autoregressive families (read top to bottom)."""
 
-    vocab_size: int = DEFAULT_VOCAB_SIZE
+    vocab_size: int = len(SYMBOLS)
     n_mels: int = 80
     hidden_dim: int = 64
     encoder_layers: int = 2
@@ -49,9 +41,9 @@ class NARConfig:
     duration_filters: int = 64
     duration_kernel_size: int = 3
     duration_dropout: float = 0.1
-    # Aligner (Badlani et al. 2021).
-    aligner_dim: int = 80
-    aligner_temperature: float = 0.0005
+    # Alignment (Grad-TTS, Popov et al. 2021): each token predicts a mel mean from the encoder;
+    # the durations are the monotonic path that best explains the reference under those means
+    # and the beta-binomial prior (Badlani et al. 2021) that keeps early paths near the diagonal.
     use_alignment_prior: bool = True
     alignment_prior_scaling: float = 1.0
     # Optional residual conv postnet on the mel; 0 layers = none.
@@ -61,13 +53,8 @@ class NARConfig:
     # Losses.
     mel_loss: str = "l1"  # "l1" or "l2", masked by mel_length
     duration_loss_weight: float = 1.0
-    forward_sum_loss_weight: float = 1.0
-    bin_loss_weight: float = 1.0
-    # Bin loss is off for the first bin_loss_start_step training steps (the reference code waits
-    # for a fraction of training, so MAS is not frozen onto an early, poor soft alignment), then
-    # ramps linearly to bin_loss_weight over bin_loss_warmup_steps.
-    bin_loss_start_step: int = 1000
-    bin_loss_warmup_steps: int = 1000
+    # MSE of the token means on the found path: what makes the path mean something.
+    prior_loss_weight: float = 1.0
 
     def __post_init__(self):
         if self.mel_loss not in ("l1", "l2"):
@@ -77,11 +64,17 @@ class NARConfig:
 
 
 class NonAutoregressiveTTS(keras.Model):
-    """Token ids -> encoder -> (aligner durations | predicted durations) -> decoder -> mel.
+    """Token ids -> encoder -> (searched durations | predicted durations) -> decoder -> mel.
 
-    Training (`call` with a target mel): the aligner's soft alignment is binarised by monotonic
-    alignment search; the hard alignment expands the encoder states to mel frames, and its
-    durations are the duration predictor's target. `infer` uses the predicted durations.
+    Training (`call` with a target mel): monotonic alignment search finds the durations under
+    which the tokens' predicted mel means best explain the reference; that hard alignment
+    expands the encoder states to mel frames, and its durations are the duration predictor's
+    target. `infer` uses the predicted durations.
+
+    Why not a separately learned aligner (forward-sum loss): on the demo corpus its query
+    network made any monotonic path confident, and it collapsed into a staircase where a few
+    tokens took most frames (docs/figures/alignment-collapse-*). A path here is only likely if
+    the tokens on it predict the frames it gives them.
     Subclasses set `config_class`, `presets` and `_make_block`.
     """
 
@@ -101,7 +94,7 @@ class NonAutoregressiveTTS(keras.Model):
         self.positional_encoding = SinusoidalPositionalEncoding(name="positional_encoding")
         self.encoder_blocks = [self._make_block("encoder", i) for i in range(c.encoder_layers)]
         self.decoder_blocks = [self._make_block("decoder", i) for i in range(c.decoder_layers)]
-        self.aligner = AlignmentEncoder(c.aligner_dim, c.aligner_temperature, name="aligner")
+        self.token_mel_mean = keras.layers.Dense(c.n_mels, name="token_mel_mean")
         self.duration_predictor = DurationPredictor(
             c.duration_filters,
             c.duration_kernel_size,
@@ -121,15 +114,9 @@ class NonAutoregressiveTTS(keras.Model):
             if c.postnet_layers > 0
             else None
         )
-        # Counts training steps for the bin-loss ramp: a model variable, not optimizer.iterations,
-        # so the JAX trainer's stateless compute_loss sees (and updates) the live value.
-        self.train_steps = self.add_weight(
-            shape=(), initializer="zeros", dtype="int32", trainable=False, name="train_steps"
-        )
         self.mel_loss_tracker = keras.metrics.Mean(name="mel_loss")
         self.duration_loss_tracker = keras.metrics.Mean(name="duration_loss")
-        self.forward_sum_loss_tracker = keras.metrics.Mean(name="forward_sum_loss")
-        self.bin_loss_tracker = keras.metrics.Mean(name="bin_loss")
+        self.prior_loss_tracker = keras.metrics.Mean(name="prior_loss")
 
     def _make_block(self, stack: str, index: int) -> keras.layers.Layer:
         """The encoder/decoder block: `stack` is "encoder" or "decoder"."""
@@ -156,7 +143,7 @@ class NonAutoregressiveTTS(keras.Model):
         self.embedding.build((None, None))
         for block in [*self.encoder_blocks, *self.decoder_blocks]:
             block.build(hidden)
-        self.aligner.build(hidden, mel)
+        self.token_mel_mean.build(hidden)
         self.duration_predictor.build(hidden)
         self.mel_projection.build(hidden)
         if self.postnet is not None:
@@ -189,7 +176,7 @@ class NonAutoregressiveTTS(keras.Model):
         return mel, self.postnet(mel, padding_mask=frame_mask, training=training)
 
     def call(self, batch, training=False):
-        """Teacher-forced pass with aligner durations; needs the full batch (target mel too)."""
+        """Teacher-forced pass with searched durations; needs the full batch (target mel too)."""
         c = self.model_config
         token_ids = batch[TOKEN_IDS]
         token_length = ops.cast(batch[TOKEN_LENGTH], "int32")
@@ -199,15 +186,14 @@ class NonAutoregressiveTTS(keras.Model):
         token_mask = sequence_mask(token_length, max_tokens)
         frame_mask = sequence_mask(mel_length, max_frames)
 
-        embedded = self._embed(token_ids, token_mask)
-        encoded = self._encode(embedded, token_mask, training)
-        log_prior = None
+        encoded = self._encode(self._embed(token_ids, token_mask), token_mask, training)
+        means = ops.cast(self.token_mel_mean(encoded), "float32")
+        log_likelihood = gaussian_log_likelihood(ops.cast(mel, "float32"), means)
         if c.use_alignment_prior:
-            log_prior = beta_binomial_log_prior(
+            log_likelihood = log_likelihood + beta_binomial_log_prior(
                 token_length, mel_length, max_tokens, max_frames, c.alignment_prior_scaling
             )
-        log_soft, soft = self.aligner(embedded, mel, token_length, mel_length, log_prior=log_prior)
-        hard, durations = monotonic_alignment_search(log_soft, token_length, mel_length)
+        hard, durations = monotonic_alignment_search(log_likelihood, token_length, mel_length)
         frames = ops.einsum("bft,btd->bfd", ops.cast(hard, encoded.dtype), encoded)
         mel_before, mel_out = self._decode(frames, frame_mask, training)
         # Detached: the duration loss must not shape the encoder the decoder relies on.
@@ -220,9 +206,8 @@ class NonAutoregressiveTTS(keras.Model):
             "mel_length": mel_length,
             "durations": durations,
             "log_duration_pred": log_duration,
-            "soft_alignment": soft,
-            "log_soft_alignment": log_soft,
-            "hard_alignment": hard,
+            "alignment": hard,  # [B, F, T], one token per frame
+            "aligned_means": ops.einsum("bft,btd->bfd", hard, means),
         }
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -244,31 +229,22 @@ class NonAutoregressiveTTS(keras.Model):
         duration_loss = ops.sum(ops.square(log_pred - log_target) * token_mask) / ops.maximum(
             ops.sum(token_mask), 1.0
         )
-        fs_loss = forward_sum_loss(y_pred["log_soft_alignment"], token_length, mel_length)
-        b_loss = bin_loss(y_pred["hard_alignment"], y_pred["soft_alignment"])
+        prior_error = ops.square(y_pred["aligned_means"] - target) * frame_mask[:, :, None]
+        prior_loss = ops.sum(prior_error) / ops.maximum(
+            ops.sum(frame_mask) * ops.shape(target)[2], 1.0
+        )
 
         total = (
             mel_loss
             + c.duration_loss_weight * duration_loss
-            + c.forward_sum_loss_weight * fs_loss
-            + self.bin_loss_scale() * b_loss
+            + c.prior_loss_weight * prior_loss
         )
         for loss in self.losses:  # regularisers, if any
             total = total + ops.cast(ops.sum(loss), total.dtype)
-        if training:
-            self.train_steps.assign_add(1)
         self.mel_loss_tracker.update_state(mel_loss)
         self.duration_loss_tracker.update_state(duration_loss)
-        self.forward_sum_loss_tracker.update_state(fs_loss)
-        self.bin_loss_tracker.update_state(b_loss)
+        self.prior_loss_tracker.update_state(prior_loss)
         return per_replica(total)
-
-    def bin_loss_scale(self):
-        """Bin-loss weight at the current step: 0, then a linear ramp to bin_loss_weight."""
-        c = self.model_config
-        step = ops.cast(self.train_steps, "float32")
-        progress = (step - c.bin_loss_start_step + 1.0) / max(c.bin_loss_warmup_steps, 1)
-        return c.bin_loss_weight * ops.clip(progress, 0.0, 1.0)
 
     def _mel_loss(self, prediction, target, frame_mask):
         error = ops.cast(prediction, "float32") - target
@@ -300,14 +276,6 @@ class NonAutoregressiveTTS(keras.Model):
         encoded, token_mask = self._encode_tokens(token_ids, token_length)
         log_duration = self.duration_predictor(encoded, padding_mask=token_mask, training=False)
         durations = ops.maximum(ops.round(ops.exp(log_duration) - 1.0), 1.0)
-        return self._synthesise(encoded, durations, token_mask, max_frames)
-
-    def predict_with_durations(
-        self, token_ids, token_length, durations, max_frames: int | None = None
-    ) -> dict:
-        """Synthesis under given durations [B, T] (e.g. the aligner's on a reference mel), the
-        teacher-forced setting that mel-distance evaluation uses; same outputs as `infer`."""
-        encoded, token_mask = self._encode_tokens(token_ids, token_length)
         return self._synthesise(encoded, durations, token_mask, max_frames)
 
     def get_config(self) -> dict:

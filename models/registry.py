@@ -46,5 +46,4 @@ def build_model(family: str, preset: str = "small", **overrides):
 def teacher_forced_views(outputs: dict) -> tuple:
     """(predicted mel [B, F, n_mels], alignment [B, steps or F, T]) from any family's call()."""
     mel = outputs["mel_after"] if "mel_after" in outputs else outputs["mel"]
-    alignment = outputs["alignment"] if "alignment" in outputs else outputs["soft_alignment"]
-    return mel, alignment
+    return mel, outputs["alignment"]

@@ -1,15 +1,15 @@
-"""Unsupervised text-to-mel alignment after Badlani et al. 2021, "One TTS Alignment to Rule Them
-All": soft aligner, forward-sum (CTC) loss, monotonic alignment search and binarisation loss.
+"""Unsupervised text-to-mel alignment: the Gaussian likelihood of reference frames under token mel
+means (Grad-TTS, Popov et al. 2021), the beta-binomial prior of Badlani et al. 2021, and monotonic
+alignment search (Glow-TTS, Kim et al. 2020) for the most likely path.
 """
 
 from __future__ import annotations
 
 import math
 
-import keras
 from keras import ops
 
-from models.layers.nar_blocks import apply_mask, sequence_mask
+from models.layers.nar_blocks import sequence_mask
 
 # Log-score of impossible cells. Finite so no inf - inf NaNs; far below any real path score.
 _NEG = -1e9
@@ -70,115 +70,16 @@ def beta_binomial_log_prior(token_length, mel_length, max_tokens, max_frames, sc
     return ops.where(valid, log_prior, 0.0)
 
 
-@keras.saving.register_keras_serializable(package="tts")
-class AlignmentEncoder(keras.layers.Layer):
-    """Soft text-to-mel aligner: softmax over tokens of -temperature * ||query_f - key_t||^2.
-
-    Keys are text embeddings through 2 convs, queries mel frames through 3 convs (widths as in
-    the reference implementation). `call(text, mel, token_length, mel_length, log_prior=None)`
-    returns (log_probs, probs), both [B, F, T]; log_probs are ~-1e9 at padded tokens, probs zero
-    at padded tokens and frames.
-    """
-
-    def __init__(
-        self,
-        attention_dim: int = 80,
-        temperature: float = 0.0005,
-        kernel_size: int = 3,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.attention_dim = attention_dim
-        self.temperature = temperature
-        self.kernel_size = kernel_size
-
-    def build(self, text_shape, mel_shape):
-        text_dim, n_mels = text_shape[-1], mel_shape[-1]
-        conv = keras.layers.Conv1D
-        self.key_convs = [
-            conv(2 * text_dim, self.kernel_size, padding="same", activation="relu", name="key_0"),
-            conv(self.attention_dim, 1, name="key_1"),
-        ]
-        self.query_convs = [
-            conv(2 * n_mels, self.kernel_size, padding="same", activation="relu", name="query_0"),
-            conv(n_mels, 1, activation="relu", name="query_1"),
-            conv(self.attention_dim, 1, name="query_2"),
-        ]
-        for convs, shape in ((self.key_convs, text_shape), (self.query_convs, mel_shape)):
-            for layer in convs:
-                layer.build(shape)
-                shape = (*shape[:-1], layer.filters)
-        self.built = True
-
-    def call(self, text, mel, token_length, mel_length, log_prior=None):
-        token_mask = sequence_mask(token_length, ops.shape(text)[1])
-        frame_mask = sequence_mask(mel_length, ops.shape(mel)[1])
-        # Only the first conv of each stack has width > 1, and it sees zeroed padding.
-        keys = apply_mask(text, token_mask)
-        for layer in self.key_convs:
-            keys = layer(keys)
-        queries = apply_mask(mel, frame_mask)
-        for layer in self.query_convs:
-            queries = layer(queries)
-        # ||q - k||^2 expanded, so no [B, F, T, D] intermediate.
-        distance = (
-            ops.sum(ops.square(queries), axis=-1)[:, :, None]
-            + ops.sum(ops.square(keys), axis=-1)[:, None, :]
-            - 2.0 * ops.einsum("bfd,btd->bft", queries, keys)
-        )
-        key_mask = token_mask[:, None, :]
-        # float32 under mixed precision: -1e9 and the squared distances overflow float16.
-        distance = ops.cast(distance, "float32")
-        scores = ops.where(key_mask, -self.temperature * ops.maximum(distance, 0.0), _NEG)
-        log_probs = ops.log_softmax(scores, axis=-1)
-        if log_prior is not None:
-            log_probs = ops.where(key_mask, log_probs + ops.cast(log_prior, log_probs.dtype), _NEG)
-            log_probs = ops.log_softmax(log_probs, axis=-1)
-        probs = ops.exp(log_probs) * ops.cast(frame_mask, log_probs.dtype)[:, :, None]
-        return log_probs, probs
-
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "attention_dim": self.attention_dim,
-            "temperature": self.temperature,
-            "kernel_size": self.kernel_size,
-        }
-
-
-def forward_sum_loss(log_attn, token_length, mel_length):
-    """Forward-sum loss: -log of the total probability of every monotonic path, per token.
-
-    The paper's code gets this from a CTC loss with a blank column. CTC on dense labels is a
-    generic (2T+1)-state transition matmul per frame, 60 % of a whole training step on CPU; the
-    path set here is the simpler one that monotonic alignment search maximises over (each frame
-    on one token, tokens in order from the first to the last, none skipped), so one scan over
-    frames with a [B, T] carry computes it. Per-utterance loss divided by T, batch mean.
-    Utterances with fewer frames than tokens end on token mel_length - 1 (keeps it finite).
-    """
-    token_length = ops.cast(token_length, "int32")
-    mel_length = ops.cast(mel_length, "int32")
-    log_attn = ops.cast(log_attn, "float32")
-    max_frames, max_tokens = ops.shape(log_attn)[1], ops.shape(log_attn)[2]
-    token_mask = sequence_mask(token_length, max_tokens)
-    scores = ops.where(token_mask[:, None, :], ops.maximum(log_attn, _MIN_LOG_PROB), _NEG)
-    valid_column = ops.cast(ops.transpose(sequence_mask(mel_length, max_frames)), "float32")
-    inputs = ops.concatenate([ops.transpose(scores, (1, 0, 2)), valid_column[:, :, None]], -1)
-
-    def step(alpha, frame):
-        frame_scores, valid = frame[:, :-1], frame[:, -1:]
-        from_previous = ops.pad(alpha[:, :-1], ((0, 0), (1, 0)), constant_values=_NEG)
-        updated = ops.logaddexp(alpha, from_previous) + frame_scores
-        alpha = ops.where(ops.greater(valid, 0), updated, alpha)
-        return alpha, alpha  # the TensorFlow scan wants outputs shaped like the carry
-
-    # Frame 0 can only be on token 0; the scan runs over the frames after it.
-    is_first_token = ops.equal(ops.arange(max_tokens)[None, :], 0)
-    alpha, _ = ops.scan(step, ops.where(is_first_token, scores[:, 0], _NEG), inputs[1:])
-    last = ops.maximum(ops.minimum(token_length, mel_length) - 1, 0)
-    log_total = ops.sum(alpha * ops.one_hot(last, max_tokens), axis=-1)
-    reachable = ops.maximum(ops.minimum(token_length, mel_length), 1)
-    return ops.mean(-log_total / ops.cast(reachable, "float32"))
+def gaussian_log_likelihood(mel, means):
+    """log N(mel_f; mean_t, I) per band, up to a constant, as [B, F, T]: how well token t's
+    predicted mean explains frame f. Divided by the band count so that the prior's weight
+    does not depend on n_mels. ||x - m||^2 expanded: no [B, F, T, n_mels] intermediate."""
+    squared = (
+        ops.sum(ops.square(mel), axis=-1)[:, :, None]
+        + ops.sum(ops.square(means), axis=-1)[:, None, :]
+        - 2.0 * ops.einsum("bfd,btd->bft", mel, means)
+    )
+    return -0.5 * ops.maximum(squared, 0.0) / ops.cast(ops.shape(mel)[-1], squared.dtype)
 
 
 def monotonic_alignment_search(log_attn, token_length, mel_length):
@@ -237,10 +138,3 @@ def monotonic_alignment_search(log_attn, token_length, mel_length):
     hard = ops.stop_gradient(hard)
     durations = ops.stop_gradient(ops.cast(ops.sum(hard, axis=1), "int32"))
     return hard, durations
-
-
-def bin_loss(hard_attn, soft_attn, eps: float = 1e-12):
-    """Binarisation loss -sum(hard * log soft) / sum(hard): pulls the soft alignment onto MAS."""
-    hard_attn = ops.cast(hard_attn, "float32")
-    log_soft = ops.log(ops.clip(ops.cast(soft_attn, "float32"), eps, 1.0))
-    return -ops.sum(hard_attn * log_soft) / ops.maximum(ops.sum(hard_attn), 1.0)

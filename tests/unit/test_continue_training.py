@@ -90,8 +90,6 @@ def test_a_continued_voice_trains_on_from_its_step_weights_and_moments(tmp_path,
     # The schedule goes on from step K + N: no second warm-up.
     expected = float(WarmupInverseSqrt(PEAK, WARMUP)(K + N))
     assert float(model.optimizer.learning_rate) == pytest.approx(expected)
-    if family == "mlp":  # the bin-loss ramp's own step counter goes on too
-        assert int(keras.ops.convert_to_numpy(model.train_steps)) == K + N
 
 
 def test_continuing_needs_a_voice_of_the_same_family_and_preset(tmp_path):

@@ -1,4 +1,4 @@
-"""Unit tests for the non-autoregressive families (FastSpeech, Mixer-TTS) and their aligner."""
+"""Unit tests for the non-autoregressive families (FastSpeech, Mixer-TTS) and their alignment."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 
 from models.layers.alignment import (
     beta_binomial_log_prior,
-    bin_loss,
-    forward_sum_loss,
+    gaussian_log_likelihood,
     monotonic_alignment_search,
 )
 from models.layers.nar_blocks import ChunkedDepthwiseConv1D, LengthRegulator
@@ -32,7 +31,10 @@ PARAM_RANGES = {
 OVERFIT_STEPS = 200
 TOTAL_LOSS_FRACTION = 0.5  # last-step total loss < this x first-step total loss
 MEL_LOSS_FRACTION = 0.4  # ... and the same for the mel L1 alone
-FORWARD_SUM_FRACTION = 0.6  # ... and for the aligner's forward-sum loss
+PRIOR_LOSS_FRACTION = 0.5  # ... and for the token means' prior loss
+# Token ends within one frame of the true ones after the overfit: an even split of each
+# utterance's frames scores 0.35 on these utterances; measured 0.52 (attention), 0.65 (mlp).
+BOUNDARY_SHARE = 0.45
 
 
 def _batch(token_length, mel_length, max_tokens=None, max_frames=None, seed=0, vocab=20):
@@ -60,17 +62,18 @@ def _repad(batch, max_tokens, max_frames):
 
 
 def _smooth_utterances(seed=0, vocab=20):
-    """4 utterances of 6-10 tokens whose mels repeat one smooth template per token id, so an
-    exact alignment exists. Returns (batch, true durations)."""
+    """4 utterances of 8-12 tokens whose mels repeat one smooth template per token id for 1-8
+    frames, so an exact alignment exists and an even split of the frames is far from it.
+    Returns (batch, true durations)."""
     rng = np.random.default_rng(seed)
     templates = np.cumsum(rng.normal(size=(vocab, N_MELS)), axis=1)
     templates = (templates - templates.mean(1, keepdims=True)) / templates.std(1, keepdims=True)
-    tokens, mel = np.zeros((4, 10), "int32"), np.zeros((4, 40, N_MELS), "float32")
+    tokens, mel = np.zeros((4, 12), "int32"), np.zeros((4, 60, N_MELS), "float32")
     durations = []
     for b in range(4):
-        ids = rng.integers(1, vocab, int(rng.integers(6, 11)))
-        d = rng.integers(2, 5, len(ids))
-        while d.sum() > 40:
+        ids = rng.integers(1, vocab, int(rng.integers(8, 13)))
+        d = rng.integers(1, 9, len(ids))
+        while d.sum() > 60:
             d[np.argmax(d)] -= 1
         tokens[b, : len(ids)] = ids
         mel[b, : d.sum()] = np.repeat(templates[ids], d, axis=0)
@@ -82,6 +85,20 @@ def _smooth_utterances(seed=0, vocab=20):
         "mel_length": np.array([d.sum() for d in durations], "int32"),
     }
     return batch, durations
+
+
+def _boundaries_within_one_frame(durations, true_durations) -> float:
+    """Share of token ends that are at most one frame from the true ones."""
+    return float(
+        np.mean(
+            np.concatenate(
+                [
+                    np.abs(np.cumsum(durations[b, : len(d)]) - np.cumsum(d)) <= 1
+                    for b, d in enumerate(true_durations)
+                ]
+            )
+        )
+    )
 
 
 # --- alignment ---
@@ -132,24 +149,12 @@ def test_mas_matches_brute_force_and_keeps_every_token():
         assert (found[b, :t] >= 1).all() and (found[b, t:] == 0).all()
 
 
-def test_forward_sum_loss_prefers_diagonal_alignment():
-    frames, tokens = 12, 4
-    token_length, mel_length = np.array([tokens]), np.array([frames])
-    diagonal = np.full((1, frames, tokens), 0.02, "float32")
-    for f in range(frames):
-        diagonal[0, f, f * tokens // frames] = 0.94
-    uniform = np.full((1, frames, tokens), 1.0 / tokens, "float32")
-    loss_diagonal = float(forward_sum_loss(np.log(diagonal), token_length, mel_length))
-    loss_uniform = float(forward_sum_loss(np.log(uniform), token_length, mel_length))
-    assert np.isfinite(loss_diagonal) and loss_diagonal < loss_uniform
-    # Too few frames for the tokens: still finite.
-    assert np.isfinite(float(forward_sum_loss(np.log(uniform), token_length, np.array([3]))))
-
-
-def test_bin_loss_and_prior():
-    hard = np.eye(3, dtype="float32")[None]
-    assert float(bin_loss(hard, hard)) == pytest.approx(0.0, abs=1e-6)
-    assert float(bin_loss(hard, np.full_like(hard, 0.5))) == pytest.approx(math.log(2), rel=1e-5)
+def test_gaussian_likelihood_and_prior():
+    rng = np.random.default_rng(0)
+    mel, means = rng.normal(size=(2, 6, N_MELS)), rng.normal(size=(2, 4, N_MELS))
+    expected = -0.5 * ((mel[:, :, None] - means[:, None]) ** 2).sum(-1) / N_MELS
+    got = np.asarray(gaussian_log_likelihood(mel.astype("float32"), means.astype("float32")))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
     # Beta-binomial prior against a math.lgamma reference: log BetaBinom(k; T, f+1, F-f).
     tokens, frames = 5, 12
     prior = np.asarray(beta_binomial_log_prior(np.array([tokens]), np.array([frames]), 7, 14))
@@ -201,8 +206,9 @@ def test_output_shapes_and_param_counts(family, preset):
     low, high = PARAM_RANGES[(family, preset)]
     assert low <= params <= high
     assert tuple(out["mel"].shape) == (2, 12, N_MELS)
-    for key in ("soft_alignment", "hard_alignment", "log_soft_alignment"):
-        assert tuple(out[key].shape) == (2, 12, 5)
+    assert tuple(out["alignment"].shape) == (2, 12, 5)
+    np.testing.assert_array_equal(np.asarray(out["alignment"]).sum(-1)[1], [1] * 8 + [0] * 4)
+    assert tuple(out["aligned_means"].shape) == (2, 12, N_MELS)
     assert tuple(out["durations"].shape) == (2, 5)
     assert tuple(out["log_duration_pred"].shape) == (2, 5)
     np.testing.assert_array_equal(np.asarray(out["durations"]).sum(1), [12, 8])
@@ -219,9 +225,7 @@ def test_output_shapes_and_param_counts(family, preset):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_extra_padding_does_not_change_real_positions(family):
     keras.utils.set_random_seed(0)
-    # A sharper aligner than the preset's: an untrained one is near-uniform, and MAS over
-    # near-ties may flip on float round-off, which differs between padded shapes.
-    model = build_model(family, "small", postnet_layers=2, aligner_temperature=0.05)
+    model = build_model(family, "small", postnet_layers=2)
     token_length, mel_length = np.array([7, 4, 6]), np.array([21, 13, 17])
     batch = _batch(token_length, mel_length, seed=3)
     out = model(batch, training=False)
@@ -230,8 +234,8 @@ def test_extra_padding_does_not_change_real_positions(family):
     for b, (t, f) in enumerate(zip(token_length, mel_length, strict=True)):
         for key in ("mel", "mel_before_postnet"):
             np.testing.assert_allclose(out[key][b, :f], out_padded[key][b, :f], atol=1e-5)
-        np.testing.assert_allclose(
-            out["soft_alignment"][b, :f, :t], out_padded["soft_alignment"][b, :f, :t], atol=1e-5
+        np.testing.assert_array_equal(
+            out["alignment"][b, :f, :t], np.asarray(out_padded["alignment"])[b, :f, :t]
         )
         np.testing.assert_allclose(
             out["log_duration_pred"][b, :t], out_padded["log_duration_pred"][b, :t], atol=1e-5
@@ -280,15 +284,16 @@ def test_overfits_four_utterances(family):
     print(f"{family}: first step {first}\n{family}: step {OVERFIT_STEPS} {last}")
     assert last["loss"] < TOTAL_LOSS_FRACTION * first["loss"]
     assert last["mel_loss"] < MEL_LOSS_FRACTION * first["mel_loss"]
-    assert last["forward_sum_loss"] < FORWARD_SUM_FRACTION * first["forward_sum_loss"]
-    assert int(model.train_steps.numpy()) == OVERFIT_STEPS
-    assert float(model.bin_loss_scale()) == pytest.approx(model.model_config.bin_loss_weight)
+    assert last["prior_loss"] < PRIOR_LOSS_FRACTION * first["prior_loss"]
 
     durations = np.asarray(model(batch, training=False)["durations"])
     np.testing.assert_array_equal(durations.sum(1), batch["mel_length"])
-    exact = np.mean(
-        np.concatenate([durations[b, : len(d)] == d for b, d in enumerate(true_durations)])
-    )
-    print(f"{family}: aligner durations equal to the true ones for {exact:.0%} of tokens")
+    even = np.zeros_like(durations)
+    for b, d in enumerate(true_durations):
+        even[b, : len(d)] = np.diff(np.round(np.arange(len(d) + 1) * d.sum() / len(d)))
+    share = _boundaries_within_one_frame(durations, true_durations)
+    print(f"{family}: {share:.0%} of token ends within a frame of the true ones")
+    assert share >= BOUNDARY_SHARE
+    assert share >= _boundaries_within_one_frame(even, true_durations) + 0.1
     for b, d in enumerate(true_durations):
         assert (durations[b, : len(d)] >= 1).all()

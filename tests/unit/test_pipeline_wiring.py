@@ -109,7 +109,7 @@ def test_retrain_continue_resolves_the_latest_voice_trained_under_the_name():
         "model": "mlp",
         "warm_start": False,
         "continue_training": True,
-        "model_overrides": {"bin_loss_start_step": 10},
+        "model_overrides": {"prior_loss_weight": 10},
     }
     pipeline = _pipeline(trainer=trainer)
     ids = list(_nodes(pipeline))
@@ -125,7 +125,7 @@ def test_retrain_continue_resolves_the_latest_voice_trained_under_the_name():
     assert resolver_inputs == {"_Trainer.model": [("", "model", ["pipeline", "node"])]}
     config = json.loads(_nodes(pipeline)["Trainer"].exec_properties["custom_config"])
     assert config["continue_training"] is True
-    assert config["model_overrides"] == {"bin_loss_start_step": 10}
+    assert config["model_overrides"] == {"prior_loss_weight": 10}
     assert config["voice_name"] == "voice"  # how the resolver tells the voices apart
 
 

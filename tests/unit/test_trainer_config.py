@@ -19,9 +19,9 @@ def _settings(*argv: str) -> dict:
 
 def test_model_overrides_round_trip_through_the_custom_config_json():
     config = TrainerConfig(
-        model="mlp", model_overrides={"bin_loss_start_step": 50, "bin_loss_weight": 2}
+        model="mlp", model_overrides={"prior_loss_weight": 2, "duration_loss_weight": 0.5}
     )
-    assert config.model_overrides == {"bin_loss_start_step": 50, "bin_loss_weight": 2.0}
+    assert config.model_overrides == {"prior_loss_weight": 2.0, "duration_loss_weight": 0.5}
     again = TrainerConfig.from_custom_config(json.loads(config.to_json()))
     assert again == config
     tacotron2 = TrainerConfig(model_overrides={"guided_attention_weight": 0, "prenet_units": [8]})
@@ -29,10 +29,10 @@ def test_model_overrides_round_trip_through_the_custom_config_json():
 
 
 def test_an_unknown_model_field_names_the_fields_of_that_family():
-    with pytest.raises(ValueError, match="unknown mlp model config fields.*bin_loss_start_step"):
+    with pytest.raises(ValueError, match="unknown mlp model config fields.*prior_loss_weight"):
         TrainerConfig(model="mlp", model_overrides={"guided_attention_weight": 0.0})
     with pytest.raises(ValueError, match="unknown tacotron2 .*guided_attention_weight"):
-        TrainerConfig(model_overrides={"bin_loss_start_step": 5})
+        TrainerConfig(model_overrides={"prior_loss_weight": 5})
     assert "guided_attention_weight" in model_config_fields("tacotron2")
     assert "num_heads" in model_config_fields("attention")
 
@@ -74,7 +74,7 @@ def test_set_reaches_trainer_and_model_fields_and_beats_flag_defaults():
         "--set",
         "model=mlp",
         "--set",
-        "model.bin_loss_start_step=10",
+        "model.prior_loss_weight=10",
         "--set",
         "warm_start=false",
     )
@@ -83,7 +83,7 @@ def test_set_reaches_trainer_and_model_fields_and_beats_flag_defaults():
         "warmup_steps": 100,
         "max_train_seconds": 600,
         "warm_start": False,
-        "model_overrides": {"bin_loss_start_step": 10},
+        "model_overrides": {"prior_loss_weight": 10},
     }
     config = TrainerConfig.from_custom_config(trainer)
     assert (config.preset, config.max_train_seconds, config.continue_training) == (
