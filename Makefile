@@ -32,7 +32,7 @@ demo: install
 	$(CLI) demo-corpus $(DEMO_DIR)/corpus --sentences $(DEMO_SENTENCES) --seed 0
 	$(CLI) run --data $(DEMO_DIR)/corpus --output $(DEMO_DIR)/output \
 		--model $(DEMO_MODEL) --preset small --train-steps $(DEMO_STEPS)
-	$(CLI) synthesize --model-dir $(DEMO_DIR)/output -o $(DEMO_DIR)/demo.wav \
+	$(CLI) synthesize --model-dir $(DEMO_DIR)/output --allow-unblessed -o $(DEMO_DIR)/demo.wav \
 		"The quick brown fox paid \$$3.50 for 2 tickets on May 5th, 1999."
 	@echo "run summary: $(DEMO_DIR)/output/run_summary.json; audio: $(DEMO_DIR)/demo.wav"
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from models.tflite.cli import add_export_tflite_parser
 from pipeline.compile_cli import add_compile_parser
+from pipeline.configs import DEFAULT_MODEL
+from pipeline.text_split import DEFAULT_MAX_CHARS
 from serving.cli import add_client_arguments, add_serve_parser
 
 
@@ -115,15 +117,16 @@ _FLAGS = {"model": "--model", "preset": "--preset", "batch_size": "--batch-size"
 _NOT_SETTABLE = ("model_overrides", "voice_name")
 
 
-def trainer_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The Trainer's custom config from run's flags and `--set`, validated (a ValueError names
-    the valid keys): --set wins over a flag's default, and contradicting a flag given
-    explicitly is an error."""
+def trainer_settings(args: argparse.Namespace, default_model: str | None = None) -> dict[str, Any]:
+    """The Trainer's custom config from run's flags, `--set` and --config's `set`, validated (a
+    ValueError names the valid keys): --set wins over a flag's default, and contradicting a
+    flag given explicitly is an error. `default_model` (run's: attention) is the family when
+    neither --model nor --set model= names one; None leaves TrainerConfig's."""
     import dataclasses
 
     from models.trainer_config import TrainerConfig
 
-    settings = parse_settings(args.settings or [])
+    settings = {**getattr(args, "config_settings", {}), **parse_settings(args.settings or [])}
     keys = [f.name for f in dataclasses.fields(TrainerConfig) if f.name not in _NOT_SETTABLE]
     overrides = {k[len("model.") :]: v for k, v in settings.items() if k.startswith("model.")}
     trainer = {k: v for k, v in settings.items() if not k.startswith("model.")}
@@ -149,6 +152,8 @@ def trainer_settings(args: argparse.Namespace) -> dict[str, Any]:
                 f"{key}={json.dumps(value)}): give one"
             )
         trainer[key] = value
+    if default_model:
+        trainer.setdefault("model", default_model)
     if overrides:
         trainer["model_overrides"] = overrides
     try:
@@ -183,6 +188,14 @@ def check_run_arguments(args: argparse.Namespace) -> None:
     Standard library and pure-Python modules only; raises UsageError."""
     from pipeline import configs, corpus_layout
 
+    missing = [
+        flag for flag, value in (("--data", args.data), ("--output", args.output)) if not value
+    ]
+    if missing:
+        raise UsageError(
+            f"the following arguments are required: {', '.join(missing)} (on the command line "
+            "or in --config)"
+        )
     if args.train_steps < 1:
         raise UsageError(f"--train-steps must be at least 1, got {args.train_steps}")
     if args.batch_size is not None and args.batch_size < 1:
@@ -222,7 +235,7 @@ def _run(args: argparse.Namespace) -> int:
     # Before the heavy imports: a typo, a bad corpus or a held lock costs milliseconds, not
     # a pipeline start-up.
     try:
-        trainer = trainer_settings(args)
+        trainer = trainer_settings(args, default_model=DEFAULT_MODEL)
     except ValueError as error:
         print(f"tts-pipeline run: {error}", file=sys.stderr)
         return 2
@@ -244,48 +257,55 @@ def _run(args: argparse.Namespace) -> int:
         return 3
 
 
+def resolved_run_config(args: argparse.Namespace, trainer: dict, run_id: str) -> dict[str, Any]:
+    """What this run was asked to do, every flag and setting resolved: saved with the run
+    (runs/<run id>/run_config.json), and loadable again with --config."""
+    from pipeline.run_config import RECORD_ONLY
+
+    flags = {
+        key: value
+        for key, value in sorted(vars(args).items())
+        if key not in ("func", "command", "config", "settings", "config_settings", *RECORD_ONLY)
+    }
+    settings = {**getattr(args, "config_settings", {}), **parse_settings(args.settings or [])}
+    return {
+        **flags,
+        "set": settings,
+        "run_id": run_id,
+        "tts_pipeline_version": _version(),
+        "resolved": {"trainer": trainer, "model_name": args.model_name},
+    }
+
+
 def _run_locked(args: argparse.Namespace, trainer: dict) -> int:
-    from absl import logging
+    from pipeline import configs, run_history
+    from pipeline.logs import log_path, run_log
 
-    from pipeline import configs
-    from pipeline.corpus_layout import UnusableCorpusError
-    from pipeline.local_runner import run_pipeline
+    run_id = run_history.new_run_id(args.output)
+    run_history.write_run_config(resolved_run_config(args, trainer, run_id), args.output, run_id)
+    log = log_path(args.output, run_id)
+    print(f"run {run_id}: full log {log}", file=sys.stderr, flush=True)
+    outcome: tuple[int, str | None] = (0, None)
+    summary = None
+    with run_log(log, verbose=args.verbose):
+        try:
+            summary = _run_pipeline(args, trainer, run_id)
+        except Exception as error:  # noqa: BLE001 - reported below, on the terminal
+            from pipeline.corpus_layout import UnusableCorpusError
 
-    logging.set_verbosity(logging.INFO)
-    ingest = configs.IngestConfig(
-        eval_fraction=args.eval_fraction,
-        max_duration_s=args.max_duration_s,
-        max_quarantined_share=args.max_quarantined_share,
-        span=args.ingest_span,
-    )
-    beam_args = args.beam_pipeline_args.split() if args.beam_pipeline_args else None
-    evaluation = configs.EvaluationConfig(baseline_tolerance=args.baseline_tolerance)
-    if args.thresholds:
-        evaluation.thresholds = json.loads(args.thresholds)  # checked above; laid over defaults
-    try:
-        summary = run_pipeline(
-            data_root=args.data,
-            output_dir=args.output,
-            until=args.until,
-            ingest=ingest,
-            schema_path=args.schema,
-            trainer=trainer,
-            train_steps=args.train_steps,
-            allow_anomalies=args.allow_anomalies,
-            evaluation=evaluation,
-            model_name=args.model_name,
-            push_dir=args.push_dir,
-            beam_pipeline_args=beam_args,
-            enable_cache=not args.no_cache,
-        )
-    except (UnusableCorpusError, ValueError, FileNotFoundError) as error:
-        print(f"tts-pipeline run: {error}", file=sys.stderr)
+            if isinstance(error, UnusableCorpusError | ValueError | FileNotFoundError):
+                outcome = (2, str(error))
+            else:  # a stage failed: the summary says which
+                outcome = (1, f"failed: {type(error).__name__}: {error}")
+            import traceback
+
+            traceback.print_exc()  # into the log
+    code, message = outcome
+    if message:
+        print(f"tts-pipeline run: {message}", file=sys.stderr)
         _maybe_print_summary(args.output)
-        return 2
-    except Exception as error:  # a stage failed: the summary says which
-        print(f"tts-pipeline run: failed: {type(error).__name__}: {error}", file=sys.stderr)
-        _maybe_print_summary(args.output)
-        return 1
+        print(f"full log: {log}", file=sys.stderr)
+        return code
     print(f"run complete: {os.path.join(summary['output_dir'], configs.RUN_SUMMARY_FILE)}")
     _print_summary(summary)
     components = summary["components"]
@@ -297,7 +317,40 @@ def _run_locked(args: argparse.Namespace, trainer: dict) -> int:
         print(f"trained model (not pushed): {components['Trainer']['serving_model_dir']}")
     if components.get("TFLiteExporter", {}).get("tflite_bundle_dir"):
         print(f"mobile bundle: {components['TFLiteExporter']['tflite_bundle_dir']}")
+    print(f"run {run_id}: {run_history.run_dir(summary['output_dir'], run_id)}; log {log}")
     return 0
+
+
+def _run_pipeline(args: argparse.Namespace, trainer: dict, run_id: str) -> dict:
+    from pipeline import configs
+    from pipeline.local_runner import run_pipeline
+
+    ingest = configs.IngestConfig(
+        eval_fraction=args.eval_fraction,
+        max_duration_s=args.max_duration_s,
+        max_quarantined_share=args.max_quarantined_share,
+        span=args.ingest_span,
+    )
+    beam_args = args.beam_pipeline_args.split() if args.beam_pipeline_args else None
+    evaluation = configs.EvaluationConfig(baseline_tolerance=args.baseline_tolerance)
+    if args.thresholds:
+        evaluation.thresholds = json.loads(args.thresholds)  # checked above; laid over defaults
+    return run_pipeline(
+        data_root=args.data,
+        output_dir=args.output,
+        until=args.until,
+        ingest=ingest,
+        schema_path=args.schema,
+        trainer=trainer,
+        train_steps=args.train_steps,
+        allow_anomalies=args.allow_anomalies,
+        evaluation=evaluation,
+        model_name=args.model_name,
+        push_dir=args.push_dir,
+        beam_pipeline_args=beam_args,
+        enable_cache=not args.no_cache,
+        run_id=run_id,
+    )
 
 
 def _maybe_print_summary(output_dir: str) -> None:
@@ -310,41 +363,154 @@ def _maybe_print_summary(output_dir: str) -> None:
         print(f"run summary: {path}", file=sys.stderr)
 
 
+def read_text(args: argparse.Namespace) -> str:
+    """The text to speak: the argument, `-` for standard input, or --text-file."""
+    if args.text_file is not None:
+        if args.text is not None:
+            raise UsageError("give the text or --text-file, not both")
+        if args.text_file == "-":
+            return sys.stdin.read()
+        try:
+            with open(args.text_file, encoding="utf-8") as handle:
+                return handle.read()
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"--text-file {args.text_file!r}: {error}") from None
+    if args.text is None:
+        raise UsageError("give the text, - to read it from standard input, or --text-file")
+    return sys.stdin.read() if args.text == "-" else args.text
+
+
 def _synthesize(args: argparse.Namespace) -> int:
-    if args.server:
-        from serving.cli import run_synthesize
+    from pipeline.text_split import split_text
 
-        return run_synthesize(args)
-    if not args.model_dir:
-        print("tts-pipeline synthesize: give --model-dir or --server", file=sys.stderr)
+    try:
+        text = read_text(args)
+    except UsageError as error:
+        print(f"tts-pipeline synthesize: {error}", file=sys.stderr)
         return 2
-    from pipeline.synthesize import synthesize, write_wav
-
-    if not args.text.strip():
+    if not text.strip():
         print("tts-pipeline synthesize: the text is empty", file=sys.stderr)
         return 2
+    if args.max_chars < 20:
+        print("tts-pipeline synthesize: --max-chars must be at least 20", file=sys.stderr)
+        return 2
+    if args.server or args.rest:
+        return _synthesize_remote(args, split_text(text, args.max_chars))
+    if not args.model_dir:
+        print("tts-pipeline synthesize: give --model-dir, --server or --rest", file=sys.stderr)
+        return 2
+    from pipeline.synthesize import synthesize_text, write_wav
+
     try:
-        waves, sample_rate = synthesize(args.model_dir, [args.text])
+        audio, sample_rate, pieces = synthesize_text(
+            args.model_dir, text, args.max_chars, allow_unblessed=args.allow_unblessed
+        )
     except FileNotFoundError as error:
         print(f"tts-pipeline synthesize: {error}", file=sys.stderr)
         return 2
-    write_wav(args.output, waves[0], sample_rate)
-    print(f"{args.output}: {len(waves[0]) / sample_rate:.2f} s at {sample_rate} Hz")
+    write_wav(args.output, audio, sample_rate)
+    split = f" ({pieces} pieces split at sentence ends)" if pieces > 1 else ""
+    print(f"{args.output}: {len(audio) / sample_rate:.2f} s at {sample_rate} Hz{split}")
     return 0
+
+
+def _synthesize_remote(args: argparse.Namespace, pieces: list[str]) -> int:
+    """Over TF Serving's gRPC port (--server) or its REST port (--rest, no TensorFlow)."""
+    from pipeline.synthesize import join_pieces, write_wav
+    from serving import client
+
+    where = args.rest or args.server
+    try:
+        if args.rest:
+            result = client.synthesize_rest(
+                args.rest,
+                args.model_name,
+                pieces,
+                version=args.model_version,
+                version_label=args.version_label,
+                timeout_s=args.timeout,
+            )
+        else:
+            result = client.synthesize(
+                args.server,
+                args.model_name,
+                pieces,
+                version=args.model_version,
+                version_label=args.version_label,
+                timeout_s=args.timeout,
+            )
+    except client.SynthesisError as error:
+        print(f"tts-pipeline synthesize: {where}: {error}", file=sys.stderr)
+        return 2 if error.code.name in ("INVALID_ARGUMENT", "NOT_FOUND") else 1
+    audio = join_pieces(result.waves, result.sample_rate)
+    write_wav(args.output, audio, result.sample_rate)
+    version = f" version {result.version}" if result.version else ""
+    print(
+        f"{args.output}: {len(audio) / result.sample_rate:.2f} s at {result.sample_rate} Hz "
+        f"({result.model_name}{version} via {where})"
+    )
+    return 0
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help: `(default: X)` unless the help says it in words;
+    `(default: none)` for an option that is simply not used unless given."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "%(default)" in text
+            or "default" in text.lower()
+            or "(required)" in text
+            or action.nargs == 0  # switches (off unless given), --help, --version
+            or action.default is argparse.SUPPRESS
+            or not action.option_strings
+        ):
+            return text
+        if action.default is None:
+            return f"{text} (default: none)".strip()
+        return f"{text} (default: %(default)s)".strip()
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if action.help is None:  # argparse skips the default of an option with no help
+            action.help = " "
+        return super()._format_action(action)
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("tts-pipeline")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _stages_help() -> str:
+    from pipeline import configs  # pure Python: cheap
+
+    stages = ", ".join(stage.lower() for stage in configs.STAGES)
+    aliases = ", ".join(f"{a}={s.lower()}" for a, s in configs.STAGE_ALIASES.items())
+    return f"stop after this stage; default: all. Stages in order: {stages} (aliases: {aliases})"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tts-pipeline", description="A TFX pipeline from a speech corpus to a voice."
+        prog="tts-pipeline",
+        description="A TFX pipeline from a speech corpus to a voice.",
+        formatter_class=HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"tts-pipeline {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser(
-        "demo-corpus", help="synthesise a reproducible LJSpeech-layout corpus offline"
+        "demo-corpus",
+        help="synthesise a reproducible LJSpeech-layout corpus offline",
+        formatter_class=HelpFormatter,
     )
     demo.add_argument("out", help="output directory (created)")
-    demo.add_argument("--sentences", type=int, default=200)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--sentences", type=int, default=200, help="utterances to synthesise")
+    demo.add_argument("--seed", type=int, default=0, help="same seed, byte-identical corpus")
     demo.add_argument(
         "--id-prefix",
         default="DEMO-",
@@ -352,18 +518,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=_demo_corpus)
 
-    run = commands.add_parser("run", help="run the pipeline with LocalDagRunner")
+    from pipeline import configs  # pure Python: cheap
+
+    run = commands.add_parser(
+        "run", help="run the pipeline with LocalDagRunner", formatter_class=HelpFormatter
+    )
+    run.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="run's flags and settings from a YAML or JSON file (keys: flag names, and `set:` "
+        "a mapping of --set keys); flags on the command line win. Each run saves its "
+        "resolved config as OUTPUT/runs/<run id>/run_config.json, loadable here",
+    )
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="stream TensorFlow's, TFX's and Beam's logs to the terminal (they always go to "
+        "OUTPUT/logs/<run id>.log); without it: one line per component, warnings, the summary",
+    )
     run.add_argument(
         "--data",
-        required=True,
-        help="corpus directory: LJSpeech layout, or span-N/ subdirectories in that layout "
+        default=None,
+        help="(required) corpus directory: LJSpeech layout, or span-N/ subdirectories in that "
+        "layout "
         "(a growing corpus: each run ingests the newest span and trains on all)",
     )
     run.add_argument(
         "--ingest-span",
         type=int,
         default=None,
-        help="re-ingest this span instead of the newest (after fixing recordings in it)",
+        help="re-ingest this span instead of the newest (after fixing recordings in it); "
+        "default: the newest",
     )
     run.add_argument(
         "--retrain",
@@ -373,37 +560,62 @@ def build_parser() -> argparse.ArgumentParser:
         "preset); scratch; continue: the latest voice trained under --model-name, blessed or "
         "not, with its optimizer state and step count, for --train-steps more steps",
     )
-    run.add_argument("--output", required=True, help="pipeline root, ML Metadata and summary")
     run.add_argument(
-        "--until", default=None, help="stop after this stage (e.g. transform); default: all"
+        "--output",
+        default=None,
+        help="(required) pipeline root, ML Metadata, run history (runs/), logs (logs/) and "
+        "the latest run_summary.json",
     )
-    run.add_argument("--eval-fraction", type=float, default=0.1)
-    from pipeline.configs import DEFAULT_MAX_QUARANTINED_SHARE  # pure Python: cheap
-
-    run.add_argument("--max-duration-s", type=float, default=20.0)
+    run.add_argument("--until", default=None, metavar="STAGE", help=_stages_help())
+    run.add_argument(
+        "--eval-fraction", type=float, default=0.1, help="share of the rows held out for eval"
+    )
+    run.add_argument(
+        "--max-duration-s",
+        type=float,
+        default=20.0,
+        help="longer clips are quarantined (too_long)",
+    )
     run.add_argument(
         "--max-quarantined-share",
         type=float,
-        default=DEFAULT_MAX_QUARANTINED_SHARE,
+        default=configs.DEFAULT_MAX_QUARANTINED_SHARE,
         help="stop at AudioExampleGen when more than this share of the rows is quarantined "
         "(default %(default)s; 1 switches the check off)",
     )
     run.add_argument(
-        "--schema", default=None, help="a saved schema.pbtxt to validate against (drift check)"
+        "--schema",
+        default=None,
+        help="a saved schema.pbtxt to validate against (drift check); default: the schema "
+        "inferred from this data",
     )
     run.add_argument(
         "--beam-pipeline-args",
         default=None,
-        help="Beam arguments as one string, e.g. '--runner=DataflowRunner --project=...'",
+        help="Beam arguments as one string, e.g. '--runner=DataflowRunner --project=...'; "
+        "default: DirectRunner in memory, one worker",
     )
     run.add_argument(
-        "--model", choices=("mlp", "attention", "tacotron2"), default=None, help="default tacotron2"
+        "--model",
+        choices=("mlp", "attention", "tacotron2"),
+        default=None,
+        help=f"model family (default: {configs.DEFAULT_MODEL}; tacotron2 needs a GPU budget)",
     )
-    run.add_argument("--preset", choices=("small", "base"), default=None, help="default small")
     run.add_argument(
-        "--train-steps", type=int, default=200, help="steps this run trains (continue: more)"
+        "--preset", choices=("small", "base"), default=None, help="model size (default: small)"
     )
-    run.add_argument("--batch-size", type=int, default=None, help="per replica")
+    run.add_argument(
+        "--train-steps",
+        type=int,
+        default=configs.DEFAULT_TRAIN_STEPS,
+        help="steps this run trains (continue: more)",
+    )
+    run.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="per replica (default: the Trainer's, models/trainer_config.py)",
+    )
     run.add_argument(
         "--set",
         dest="settings",
@@ -413,12 +625,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Trainer setting (models/trainer_config.py), e.g. peak_learning_rate=5e-4, "
         "warmup_steps=100, griffin_lim_iterations=16, max_train_seconds=600; or model.FIELD "
         "for a field of the model's config, e.g. model.guided_attention_weight=0. Repeatable; "
-        "VALUE is JSON when it parses, else a string",
+        "VALUE is JSON when it parses, else a string. Default: none",
     )
     run.add_argument(
         "--allow-anomalies", action="store_true", help="train even if the data has anomalies"
     )
-    run.add_argument("--model-name", default=None, help="served name (default: the model)")
+    run.add_argument(
+        "--model-name",
+        default=configs.DEFAULT_MODEL_NAME,
+        help="the voice's served name: pushed to PUSH_DIR/<model-name>/<version>/, as "
+        "`serve` and serving/deploy/models.config serve it",
+    )
     run.add_argument("--push-dir", default=None, help="push base (default: OUTPUT/serving)")
     from models.thresholds import describe_defaults  # pure Python: cheap
 
@@ -427,7 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="blessing thresholds as JSON {metric: value}, laid over the defaults; a metric "
         "is a ceiling or a floor by its kind, null switches one off. Defaults: "
-        + describe_defaults(),
+        + describe_defaults().replace("%", "%%"),
     )
     run.add_argument(
         "--baseline-tolerance",
@@ -438,25 +655,86 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true", help="re-execute every component")
     run.set_defaults(func=_run)
 
-    synth = commands.add_parser("synthesize", help="text to wav with an exported voice")
-    synth.add_argument("text")
+    synth = commands.add_parser(
+        "synthesize",
+        help="text to wav with an exported voice",
+        formatter_class=HelpFormatter,
+        description="Long text is split at sentence ends and spoken piece by piece.",
+    )
+    synth.add_argument(
+        "text", nargs="?", default=None, help="the text; - reads it from standard input"
+    )
+    synth.add_argument(
+        "--text-file", default=None, metavar="FILE", help="read the text from FILE (- : stdin)"
+    )
     synth.add_argument(
         "--model-dir",
         default=None,
-        help="SavedModel dir, TF Serving base <base>/<name>, or a pipeline output dir",
+        help="SavedModel dir, TF Serving base <base>/<name> (its highest version), or a "
+        "pipeline output dir (the newest voice its runs blessed; never an unblessed one)",
     )
-    synth.add_argument("-o", "--output", default="out.wav")
+    synth.add_argument(
+        "--allow-unblessed",
+        action="store_true",
+        help="with a pipeline output dir whose runs blessed no voice: the newest trained one",
+    )
+    synth.add_argument("-o", "--output", default="out.wav", help="the wav file to write")
+    synth.add_argument(
+        "--max-chars",
+        type=int,
+        default=DEFAULT_MAX_CHARS,
+        help="longer text is split at sentence ends into pieces of at most this many characters",
+    )
     add_client_arguments(synth)  # --server HOST:PORT --model-name ... (TF Serving over gRPC)
-    synth.set_defaults(func=_synthesize)
+    synth.add_argument(
+        "--rest",
+        default=None,
+        metavar="HOST:PORT",
+        help="a TF Serving REST port (http://HOST:PORT): synthesize there, without loading "
+        "TensorFlow",
+    )
+    synth.set_defaults(func=_synthesize, model_name=configs.DEFAULT_MODEL_NAME)
 
-    add_serve_parser(commands)
+    serve = add_serve_parser(commands)
+    serve.formatter_class = HelpFormatter
+    serve.set_defaults(model_name=configs.DEFAULT_MODEL_NAME)
     add_compile_parser(commands)
     add_export_tflite_parser(commands)
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+    return commands.choices[name]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parses argv; for `run --config FILE`, the file's values become the defaults and argv is
+    parsed again, so that flags on the command line win."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run" and args.config:
+        from pipeline.run_config import ConfigFileError, defaults_from_file
+
+        run = _subparser(parser, "run")
+        try:
+            defaults, settings = defaults_from_file(args.config, run)
+        except (ConfigFileError, ValueError) as error:
+            run.exit(2, f"tts-pipeline run: {error}\n")
+        run.set_defaults(**defaults)
+        args = parser.parse_args(argv)
+        args.config_settings = settings
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
+    if args.command in ("run", "synthesize", "export-tflite") and not getattr(
+        args, "verbose", False
+    ):
+        from pipeline.logs import quiet_environment
+
+        quiet_environment()  # before TensorFlow loads
     return args.func(args)
 
 

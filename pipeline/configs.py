@@ -30,6 +30,11 @@ STAGE_ALIASES = {
     "tflite": "TFLiteExporter",
 }
 
+# The family `run` trains unless told (attention trains on a CPU budget; tacotron2 does not),
+# and the one served name of a voice across run, serve, synthesize and serving/deploy/.
+DEFAULT_MODEL = "attention"
+DEFAULT_MODEL_NAME = "voice"
+
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.model.run_fn"
 DEFAULT_TRAIN_STEPS = 200

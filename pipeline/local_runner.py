@@ -9,14 +9,14 @@ import os
 from absl import logging
 from tfx import v1 as tfx
 
-from pipeline import configs, corpus_layout, uris
+from pipeline import configs, corpus_layout, run_history, uris
+from pipeline.logs import log_path
 from pipeline.pipeline import create_pipeline
 from pipeline.run_lock import close_orphaned_executions, exclusive_run
 from pipeline.run_summary import (
     build_run_summary,
     empty_run_summary,
     latest_run_id,
-    write_run_summary,
 )
 
 CORPUS_RECORD_FILE = "corpus.json"
@@ -61,9 +61,11 @@ def run_pipeline(
     push_dir: str | None = None,
     beam_pipeline_args: list[str] | None = None,
     enable_cache: bool = True,
+    run_id: str | None = None,
 ) -> dict:
-    """Runs through `until`; always writes <output>/run_summary.json, even when a stage fails
-    or the pipeline cannot even be built."""
+    """Runs through `until` as TFX pipeline run `run_id` (default: a new timestamp); always
+    writes <output>/runs/<run id>/run_summary.json and the latest copy <output>/run_summary.json,
+    even when a stage fails or the pipeline cannot even be built."""
     if train_steps < 1:
         raise ValueError(f"train_steps must be at least 1, got {train_steps}")
     data_root = uris.absolute(data_root)  # the corpus may be on gs:// for Dataflow
@@ -88,7 +90,7 @@ def run_pipeline(
             train_steps=train_steps,
             allow_anomalies=allow_anomalies,
             evaluation=evaluation,
-            model_name=model_name,
+            model_name=model_name or configs.DEFAULT_MODEL_NAME,
             push_base=uris.absolute(push_dir or os.path.join(output_dir, "serving")),
             beam_pipeline_args=beam_pipeline_args,
             enable_cache=enable_cache,
@@ -103,16 +105,34 @@ def run_pipeline(
                 len(orphans),
                 orphans,
             )
-        return _run_and_summarize(build, metadata_path, planned, output_dir, data_root)
+        run_id = run_id or run_history.new_run_id(output_dir)
+        return _run_and_summarize(build, metadata_path, planned, output_dir, data_root, run_id)
 
 
-def _run_and_summarize(build, metadata_path, planned, output_dir, data_root) -> dict:
+def _named_run_runner(run_id: str):
+    """A LocalDagRunner whose pipeline run id is ours (it would take the time of day), so
+    the log file, the run history and ML Metadata's pipeline_run context share one name.
+    (The class is looked up at call time: tests replace LocalDagRunner.)"""
+    from tfx.dsl.compiler import constants
+    from tfx.orchestration.portable import runtime_parameter_utils
+
+    class NamedRunLocalDagRunner(tfx.orchestration.LocalDagRunner):
+        def run_with_ir(self, pipeline, run_options=None):
+            runtime_parameter_utils.substitute_runtime_parameter(
+                pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id}
+            )
+            return super().run_with_ir(pipeline, run_options=run_options)
+
+    return NamedRunLocalDagRunner()
+
+
+def _run_and_summarize(build, metadata_path, planned, output_dir, data_root, run_id) -> dict:
     """Builds and runs the DAG; the summary is written whether that succeeds or not, and a
     failure to summarise never hides the run's own error."""
     error, previous_run_id = None, None
     try:
         previous_run_id = latest_run_id(metadata_path, configs.PIPELINE_NAME)
-        tfx.orchestration.LocalDagRunner().run(build())
+        _named_run_runner(run_id).run(build())
     except Exception as exc:  # the summary records the failure, then the error goes on
         error = f"{type(exc).__name__}: {exc}"
         raise
@@ -127,6 +147,9 @@ def _run_and_summarize(build, metadata_path, planned, output_dir, data_root) -> 
             summary["summary_error"] = f"{type(summary_error).__name__}: {summary_error}"
         summary["output_dir"] = output_dir
         summary["data_root"] = data_root
-        write_run_summary(summary, os.path.join(output_dir, configs.RUN_SUMMARY_FILE))
-        logging.info("run summary: %s", os.path.join(output_dir, configs.RUN_SUMMARY_FILE))
+        summary["run_id"] = summary.get("run_id") or run_id
+        if os.path.exists(log_path(output_dir, run_id)):  # the CLI's; not a library call's
+            summary["log_file"] = log_path(output_dir, run_id)
+        latest = run_history.record_summary(summary, output_dir, run_id)
+        logging.info("run summary: %s", latest)
     return summary

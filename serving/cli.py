@@ -26,10 +26,15 @@ def _remap(text: str) -> tuple[str, str]:
 def add_server_flags(parser: argparse.ArgumentParser) -> None:
     """tensorflow_model_server's flags, same names, defaults and meanings; local ones last."""
 
+    def spellings(name: str) -> list[str]:
+        """TF Serving's --rest_api_port, and --rest-api-port as well."""
+        hyphenated = name.replace("_", "-")
+        return [f"--{name}"] + ([f"--{hyphenated}"] if hyphenated != name else [])
+
     def flag(name: str, kind=str, default=None, help: str = "") -> None:  # noqa: A002
         if kind is bool:
             parser.add_argument(
-                f"--{name}",
+                *spellings(name),
                 type=_bool,
                 nargs="?",
                 const=True,
@@ -39,7 +44,9 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
             )
         else:
             metavar = "N" if kind is int else "VALUE"
-            parser.add_argument(f"--{name}", type=kind, default=default, metavar=metavar, help=help)
+            parser.add_argument(
+                *spellings(name), type=kind, default=default, metavar=metavar, help=help
+            )
 
     flag("port", int, 8500, "gRPC port; 0 disables gRPC")
     flag("rest_api_port", int, 0, "HTTP/REST port; 0 (the default) disables REST")
@@ -71,7 +78,7 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     flag("rest_api_max_connections", int, 512, "[local] open REST connections at most")
     flag("rest_api_idle_timeout_seconds", float, 30.0, "[local] REST header/body/idle timeout")
     parser.add_argument(
-        "--remap_base_path",
+        *spellings("remap_base_path"),
         type=_remap,
         action="append",
         default=[],

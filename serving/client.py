@@ -1,16 +1,27 @@
-"""Text to audio over TF Serving's gRPC PredictionService (the real server or the local one)."""
+"""Text to audio over TF Serving's APIs (the real server or the local one): REST with plain
+JSON (standard library and numpy: no TensorFlow), or gRPC's PredictionService.
+
+Importing this module does not load TensorFlow; only the gRPC calls do, because
+tensorflow_serving's and TensorFlow's protobuf modules import the TensorFlow runtime.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import grpc
 import numpy as np
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from models.features import AUDIO
-from serving import tensors
+
+if TYPE_CHECKING:
+    from tensorflow_serving.apis import predict_pb2
 
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1)]  # a batch of audio is megabytes
 
@@ -40,6 +51,10 @@ def predict_request(
     signature_name: str = "serving_default",
 ) -> predict_pb2.PredictRequest:
     """The PredictRequest a TF Serving client sends for these texts (audio outputs only)."""
+    from tensorflow_serving.apis import predict_pb2
+
+    from serving import tensors
+
     request = predict_pb2.PredictRequest(output_filter=["audio", "audio_length"])
     request.model_spec.name = model_name
     request.model_spec.signature_name = signature_name
@@ -71,6 +86,10 @@ def synthesize(
         version_label=version_label,
         signature_name=signature_name,
     )
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    from serving import tensors
+
     own_channel = channel is None
     channel = channel or grpc.insecure_channel(server, options=CHANNEL_OPTIONS)
     try:
@@ -87,3 +106,72 @@ def synthesize(
     return Synthesis(
         waves, AUDIO.sample_rate, response.model_spec.name, response.model_spec.version.value
     )
+
+
+class _RestCode:
+    """grpc.StatusCode's shape for a REST failure: `.name` as TF Serving's error codes."""
+
+    _BY_HTTP = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 408: "DEADLINE_EXCEEDED",
+                413: "RESOURCE_EXHAUSTED", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE",
+                504: "DEADLINE_EXCEEDED"}  # fmt: skip
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @classmethod
+    def from_http(cls, status: int) -> _RestCode:
+        return cls(cls._BY_HTTP.get(status, "INTERNAL" if status >= 500 else "UNKNOWN"))
+
+
+def rest_predict_url(
+    base_url: str, model_name: str, version: int | None = None, version_label: str | None = None
+) -> str:
+    """`http://HOST:PORT/v1/models/<name>[/versions/<v>|/labels/<label>]:predict`."""
+    base = base_url if "://" in base_url else f"http://{base_url}"
+    path = f"/v1/models/{urllib.parse.quote(model_name, safe='')}"
+    if version is not None:
+        path += f"/versions/{int(version)}"
+    elif version_label:
+        path += f"/labels/{urllib.parse.quote(version_label, safe='')}"
+    return base.rstrip("/") + path + ":predict"
+
+
+def synthesize_rest(
+    base_url: str,
+    model_name: str,
+    texts: Sequence[str],
+    *,
+    version: int | None = None,
+    version_label: str | None = None,
+    signature_name: str = "serving_default",
+    timeout_s: float = 60.0,
+) -> Synthesis:
+    """POSTs the texts to TF Serving's REST `:predict` (columnar JSON) at base_url (HOST:PORT
+    or http://HOST:PORT); returns one waveform per text. Raises SynthesisError."""
+    url = rest_predict_url(base_url, model_name, version, version_label)
+    body = json.dumps({"signature_name": signature_name, "inputs": {"text": list(texts)}})
+    request = urllib.request.Request(
+        url, data=body.encode("utf-8"), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        try:
+            message = json.loads(error.read()).get("error", "")
+        except ValueError:
+            message = error.reason
+        raise SynthesisError(_RestCode.from_http(error.code), str(message)) from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise SynthesisError(_RestCode("UNAVAILABLE"), f"{url}: {reason}") from None
+    outputs = answer.get("outputs")
+    if not isinstance(outputs, dict) or "audio" not in outputs:
+        raise SynthesisError(_RestCode("INTERNAL"), f"{url}: no audio in the answer")
+    lengths = np.asarray(outputs["audio_length"], dtype=np.int64).reshape(-1)
+    waves = [
+        np.asarray(outputs["audio"][i][: int(lengths[i])], dtype=np.float32)
+        for i in range(len(texts))
+    ]
+    served_version = version if version is not None else 0  # REST does not say which
+    return Synthesis(waves, AUDIO.sample_rate, model_name, served_version)
