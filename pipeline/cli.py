@@ -10,7 +10,7 @@ from typing import Any
 
 from models.tflite.cli import add_export_tflite_parser
 from pipeline.compile_cli import add_compile_parser
-from pipeline.configs import DEFAULT_MODEL
+from pipeline.configs import DEFAULT_MODEL, DEFAULT_MODEL_NAME
 from pipeline.text_split import DEFAULT_MAX_CHARS
 from serving.cli import add_client_arguments, add_serve_parser
 
@@ -399,9 +399,15 @@ def _synthesize(args: argparse.Namespace) -> int:
     if not args.model_dir:
         print("tts-pipeline synthesize: give --model-dir, --server or --rest", file=sys.stderr)
         return 2
-    from pipeline.synthesize import synthesize_text, write_wav
+    from pipeline.synthesize import resolve_saved_model_dir, synthesize_text, write_wav
 
     try:
+        resolve_saved_model_dir(args.model_dir, args.allow_unblessed)  # before TF loads
+        if not args.verbose:
+            from pipeline.logs import muted_stderr
+
+            with muted_stderr():  # TensorFlow's import banners (CUDA factories, ...)
+                import tensorflow  # noqa: F401
         audio, sample_rate, pieces = synthesize_text(
             args.model_dir, text, args.max_chars, allow_unblessed=args.allow_unblessed
         )
@@ -462,6 +468,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
             "%(default)" in text
             or "default" in text.lower()
             or "(required)" in text
+            or action.required
             or action.nargs == 0  # switches (off unless given), --help, --version
             or action.default is argparse.SUPPRESS
             or not action.option_strings
@@ -685,6 +692,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_CHARS,
         help="longer text is split at sentence ends into pieces of at most this many characters",
     )
+    synth.add_argument(
+        "-v", "--verbose", action="store_true", help="show TensorFlow's own start-up logs"
+    )
     add_client_arguments(synth)  # --server HOST:PORT --model-name ... (TF Serving over gRPC)
     synth.add_argument(
         "--rest",
@@ -698,9 +708,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve = add_serve_parser(commands)
     serve.formatter_class = HelpFormatter
     serve.set_defaults(model_name=configs.DEFAULT_MODEL_NAME)
-    add_compile_parser(commands)
-    add_export_tflite_parser(commands)
+    compile_ = add_compile_parser(commands)
+    compile_.formatter_class = HelpFormatter
+    _default_voice_name(compile_)  # the Kubeflow pipeline pushes under the same name
+    add_export_tflite_parser(commands).formatter_class = HelpFormatter
     return parser
+
+
+def _default_voice_name(parser: argparse.ArgumentParser) -> None:
+    """--model-name defaults to the one served name, `voice`, not the family's."""
+    parser.set_defaults(model_name=DEFAULT_MODEL_NAME)
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public listing
+        if action.dest == "model_name":
+            action.help = "served name"
 
 
 def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
@@ -729,12 +749,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.command in ("run", "synthesize", "export-tflite") and not getattr(
-        args, "verbose", False
-    ):
-        from pipeline.logs import quiet_environment
+    if args.command in ("run", "synthesize", "export-tflite"):
+        from pipeline import logs
 
-        quiet_environment()  # before TensorFlow loads
+        if getattr(args, "verbose", False):
+            logs.silence_keras_noise()  # it reads as a failure, verbose or not
+        else:
+            logs.quiet_environment()  # before TensorFlow loads
     return args.func(args)
 
 

@@ -83,6 +83,8 @@ class _Progress(logging.Handler):
         if not match:
             return None
         name, state = match.groups()
+        if "resolver" in name.lower():  # a Resolver node: a query, not a stage
+            return None
         now = time.monotonic()
         if state == "running":
             self.started[name] = now
@@ -160,3 +162,27 @@ def run_log(path: str, verbose: bool = False) -> Iterator[TextIO]:
             tee.join(timeout=5)
         terminal.close()
         log_file.close()
+
+
+@contextlib.contextmanager
+def muted_stderr() -> Iterator[None]:
+    """Descriptor 2 into a temporary file for the block (TensorFlow's import banners); what
+    it caught is written back only if the block raises."""
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            caught.seek(0)
+            os.write(2, caught.read())
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
