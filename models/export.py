@@ -16,9 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from models import features, registry
+from models.layers.nar_blocks import FrameBound
 from models.preprocessing import text_features
 from models.text.symbols import symbols_json
-from models.vocoder import griffin_lim
+from models.vocoder import DEFAULT_ITERATIONS, DEFAULT_MOMENTUM, griffin_lim
 
 SIGNATURE = "serving_default"
 MEL_SIGNATURE = "synthesize_mel"
@@ -28,7 +29,13 @@ MAX_TEXT_CHARS = 1000  # one request's text; longer input should be split at sen
 
 
 class Synthesizer(tf.Module):
-    """Raw text -> (audio, audio_length, mel, mel_length); token ids -> mel for evaluation."""
+    """Raw text -> (audio, audio_length, mel, mel_length); token ids -> mel for evaluation.
+
+    Work and outputs follow the batch's longest utterance, not max_frames: mel is
+    [B, max(mel_length), n_mels] and audio [B, max(mel_length) * hop]. The NAR families
+    expand only to their longest predicted total (FrameBound); every family's mel is cut to
+    the longest mel_length before Griffin-Lim runs.
+    """
 
     def __init__(
         self,
@@ -39,6 +46,7 @@ class Synthesizer(tf.Module):
         griffin_lim_iterations: int,
         asset_dir: str,
         max_text_chars: int = MAX_TEXT_CHARS,
+        griffin_lim_momentum: float = DEFAULT_MOMENTUM,
     ):
         super().__init__()
         self.model = model
@@ -49,15 +57,37 @@ class Synthesizer(tf.Module):
         self.mel_std = tf.constant(np.asarray(mel_std, np.float32))
         self.max_frames = int(max_frames)
         self.griffin_lim_iterations = int(griffin_lim_iterations)
+        self.griffin_lim_momentum = float(griffin_lim_momentum)
         self.max_text_chars = int(max_text_chars)
         self.assets = [tf.saved_model.Asset(os.path.join(asset_dir, f)) for f in ASSET_FILES]
 
     def _mel(self, token_ids: tf.Tensor, token_length: tf.Tensor):
-        out = self.model.infer(token_ids, token_length, max_frames=self.max_frames)
-        log_mel = tf.cast(out["mel"], tf.float32) * self.mel_std + self.mel_mean
-        mel_length = tf.cast(out["mel_length"], tf.int32)
+        """[B, longest, n_mels] de-normalised log-mel (zero past each length), [B] lengths."""
+        bound = self.max_frames
+        if hasattr(self.model, "length_regulator"):  # the NAR families
+            bound = FrameBound(self.max_frames)
+        out = self.model.infer(token_ids, token_length, max_frames=bound)
+        mel_length = tf.minimum(tf.cast(out["mel_length"], tf.int32), self.max_frames)
+        longest = tf.maximum(tf.reduce_max(mel_length), 1)
+        log_mel = tf.cast(out["mel"][:, :longest], tf.float32) * self.mel_std + self.mel_mean
         log_mel *= tf.sequence_mask(mel_length, tf.shape(log_mel)[1], tf.float32)[..., None]
         return log_mel, mel_length
+
+    def _vocode(self, log_mel: tf.Tensor, mel_length: tf.Tensor):
+        """Griffin-Lim over the longest utterance plus the k - 1 frames its last windows
+        reach (zero magnitude; at most max_frames in all, as the TFLite vocoder runs), audio
+        cut to the longest utterance's samples."""
+        hop = features.AUDIO.hop_length
+        frames = tf.shape(log_mel)[1]
+        reach = tf.minimum(frames + features.AUDIO.win_length // hop - 1, self.max_frames)
+        padded = tf.pad(log_mel, [[0, 0], [0, tf.maximum(reach - frames, 0)], [0, 0]])
+        audio, audio_length = griffin_lim(
+            padded,
+            mel_length,
+            n_iter=self.griffin_lim_iterations,
+            momentum=self.griffin_lim_momentum,
+        )
+        return audio[:, : frames * hop], audio_length
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(self, text: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -67,9 +97,9 @@ class Synthesizer(tf.Module):
         tf.debugging.assert_non_negative(
             characters.row_lengths(), message="text must be valid UTF-8"
         )
-        tf.debugging.assert_less_equal(
-            tf.strings.length(text),
-            self.max_text_chars,
+        tf.debugging.assert_less_equal(  # characters, not bytes: 600 x "é" is 600
+            characters.row_lengths(),
+            tf.constant(self.max_text_chars, tf.int64),
             message=f"text longer than {self.max_text_chars} characters; split it",
         )
         tokens = text_features(text)
@@ -79,7 +109,7 @@ class Synthesizer(tf.Module):
             token_length, 1, message="text is empty after normalisation (nothing to say)"
         )
         log_mel, mel_length = self._mel(token_ids, token_length)
-        audio, audio_length = griffin_lim(log_mel, mel_length, n_iter=self.griffin_lim_iterations)
+        audio, audio_length = self._vocode(log_mel, mel_length)
         return {
             "audio": audio,
             "audio_length": audio_length,
@@ -184,16 +214,34 @@ def export_saved_model(
     mel_mean: np.ndarray,
     mel_std: np.ndarray,
     max_frames: int = 1500,
-    griffin_lim_iterations: int = 32,
+    griffin_lim_iterations: int = DEFAULT_ITERATIONS,
     extra_voice_info: dict | None = None,
+    griffin_lim_momentum: float = DEFAULT_MOMENTUM,
 ) -> str:
-    """Writes the SavedModel (DESIGN.md's serving contract) to export_dir; returns it."""
+    """Writes the SavedModel (DESIGN.md's serving contract) to export_dir; returns it.
+
+    voice.json records max_frames and the vocoder's settings: the signatures' frame
+    dimension is dynamic, and the TFLite export rebuilds the same Griffin-Lim from them.
+    """
     if family not in registry.FAMILIES:
         raise ValueError(f"unknown model {family!r}")
+    synthesis = {
+        "max_frames": int(max_frames),
+        "griffin_lim_iterations": int(griffin_lim_iterations),
+        "griffin_lim_momentum": float(griffin_lim_momentum),
+    }
     with tempfile.TemporaryDirectory() as asset_dir:
-        write_assets(asset_dir, family, preset, mel_mean, mel_std, extra_voice_info)
+        write_assets(
+            asset_dir, family, preset, mel_mean, mel_std, {**synthesis, **(extra_voice_info or {})}
+        )
         module = Synthesizer(
-            model, mel_mean, mel_std, max_frames, griffin_lim_iterations, asset_dir
+            model,
+            mel_mean,
+            mel_std,
+            max_frames,
+            griffin_lim_iterations,
+            asset_dir,
+            griffin_lim_momentum=griffin_lim_momentum,
         )
         tf.saved_model.save(
             module,

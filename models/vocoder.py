@@ -2,7 +2,8 @@
 
 Mel magnitude -> linear magnitude by the filterbank's pseudo-inverse (negative values
 clipped), then `n_iter` rounds of inverse STFT / STFT that keep the magnitude and refine the
-phase. The framing matches models/audio_frontend.py, so F frames give F * hop samples.
+phase, accelerated with momentum (fast Griffin-Lim, Perraudin et al. 2013). The framing
+matches models/audio_frontend.py, so F frames give F * hop samples.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ import tensorflow as tf
 from models.audio_frontend import mel_to_linear_matrix
 from models.features import AUDIO, AudioConfig
 
-DEFAULT_ITERATIONS = 32
+# From benchmarks/vocoder_convergence.py (5 s of speech): fast Griffin-Lim (momentum 0.99)
+# reaches plain Griffin-Lim's 32-iteration spectral convergence (0.170) at 12 rounds (0.169).
+DEFAULT_ITERATIONS = 12
+# Fast Griffin-Lim's alpha: t_n = c_n + alpha (c_n - c_{n-1}); 0 is plain Griffin-Lim.
+DEFAULT_MOMENTUM = 0.99
 # A power > 1 on the magnitude (the Tacotron recipe) trades level fidelity for fewer
 # artefacts; 1.0 keeps levels (a 440 Hz tone comes back at its RMS within 10 %).
 DEFAULT_POWER = 1.0
@@ -54,10 +59,13 @@ def griffin_lim(
     power: float = DEFAULT_POWER,
     config: AudioConfig = AUDIO,
     seed: int = 0,
+    momentum: float = DEFAULT_MOMENTUM,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """[B, F, n_mels] natural-log mel (padded) and [B] lengths -> audio [B, F*hop], lengths.
 
-    Frames past a row's mel_length get zero magnitude, so padded rows end in silence.
+    Frames past a row's mel_length get zero magnitude, so padded rows end in silence. Each
+    round projects c_n = STFT(ISTFT(S e^{i phase(t_{n-1})})) and steps t_n = c_n +
+    momentum (c_n - c_{n-1}) (c_0 = 0, as librosa); momentum 0 is plain Griffin-Lim.
     """
     log_mel = tf.convert_to_tensor(log_mel, tf.float32)
     frames = tf.shape(log_mel)[1]
@@ -74,12 +82,21 @@ def griffin_lim(
     angles = tf.exp(tf.complex(tf.zeros_like(phase), 2.0 * np.pi * phase))
     angles = tf.broadcast_to(angles[tf.newaxis], tf.shape(magnitude))
 
-    def refine(step, angles):
+    # t_n = c_n + a (c_n - c_{n-1}) has the phase of c_n - a / (1 + a) c_{n-1} (librosa's form).
+    beta = tf.complex(float(momentum) / (1.0 + float(momentum)), 0.0)
+
+    def refine(step, angles, previous):
         rebuilt = _stft(_istft(magnitude * angles, num_samples, config), config)
         rebuilt = tf.ensure_shape(rebuilt, magnitude.shape)  # static frames survive the loop
-        return step + 1, rebuilt / tf.cast(tf.maximum(tf.abs(rebuilt), 1e-8), tf.complex64)
+        step_to = rebuilt - beta * previous if momentum else rebuilt
+        unit = step_to / tf.cast(tf.maximum(tf.abs(step_to), 1e-8), tf.complex64)
+        return step + 1, unit, rebuilt
 
-    _, angles = tf.while_loop(lambda step, _: step < n_iter, refine, (tf.constant(0), angles))
+    _, angles, _ = tf.while_loop(
+        lambda step, *_: step < n_iter,
+        refine,
+        (tf.constant(0), angles, tf.zeros_like(magnitude)),
+    )
     audio = _istft(magnitude * angles, num_samples, config)
     audio_length = tf.cast(mel_length, tf.int32) * config.hop_length
     audio *= tf.sequence_mask(audio_length, num_samples, dtype=tf.float32)

@@ -280,19 +280,31 @@ class DurationPredictor(keras.layers.Layer):
         }
 
 
+class FrameBound(int):
+    """A max_frames that bounds rather than fixes: LengthRegulator makes F the longest
+    predicted total, at most this many (a dynamic shape), so synthesis costs what the batch
+    says, not the export's maximum. A plain int still fixes F (TFLite needs a static shape)."""
+
+
 @keras.saving.register_keras_serializable(package="tts")
 class LengthRegulator(keras.layers.Layer):
     """Expands encoder states [B, T, D] by integer durations [B, T] into frames [B, F, D].
 
     A batched matmul with the hard alignment, so it stays in keras.ops. F is max_frames when
-    given (a static shape for export; longer outputs are cut), else the longest total duration.
-    Returns (frames, alignment [B, F, T], frame_length [B]).
+    given (a static shape for export; longer outputs are cut), else the longest total duration,
+    capped at max_frames when that is a FrameBound. Returns (frames, alignment [B, F, T],
+    frame_length [B]).
     """
 
     def call(self, x, durations, max_frames: int | None = None):
         durations = ops.cast(durations, "int32")
         total = ops.sum(durations, axis=1)
-        num_frames = max_frames if max_frames is not None else ops.maximum(ops.max(total), 1)
+        if max_frames is None or isinstance(max_frames, FrameBound):
+            num_frames = ops.maximum(ops.max(total), 1)
+            if max_frames is not None:
+                num_frames = ops.minimum(num_frames, int(max_frames))
+        else:
+            num_frames = max_frames
         alignment = ops.cast(durations_to_alignment(durations, num_frames), x.dtype)
         frames = ops.einsum("bft,btd->bfd", alignment, x)
         return frames, alignment, ops.minimum(total, num_frames)

@@ -104,6 +104,7 @@ def bundle_config(source: SourceModel, variant: str, max_tokens: int, contract: 
         "max_tokens": max_tokens,
         "max_frames": source.max_frames,
         "griffin_lim_iterations": source.griffin_lim_iterations,
+        "griffin_lim_momentum": source.griffin_lim_momentum,
         "prenet_noise": noise.to_json() if noise else None,
         "text": {
             "pad_id": symbols["pad_id"],
@@ -264,7 +265,9 @@ def export_tflite(
     acoustic_fn, noise = acoustic_function(
         source.model, source.mel_mean, source.mel_std, max_tokens, source.max_frames
     )
-    vocoder_fn = vocoder_function(source.max_frames, source.griffin_lim_iterations)
+    vocoder_fn = vocoder_function(
+        source.max_frames, source.griffin_lim_iterations, momentum=source.griffin_lim_momentum
+    )
     references = parity.savedmodel_references(source, sentences)
     report = {
         "source": {
@@ -273,6 +276,7 @@ def export_tflite(
             "preset": source.voice.get("preset"),
             "max_frames": source.max_frames,
             "griffin_lim_iterations": source.griffin_lim_iterations,
+            "griffin_lim_momentum": source.griffin_lim_momentum,
         },
         "max_tokens": max_tokens,
         "sentences": sentences,

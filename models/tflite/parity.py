@@ -65,7 +65,7 @@ class Reference:
     text: str
     ids: list[int]
     tokens_match: bool  # the pure-Python ids equal the served graph's
-    mel: np.ndarray  # [max_frames, n_mels], padded as served
+    mel: np.ndarray  # [max_frames, n_mels], zero-padded as the TFLite vocoder takes it
     mel_length: int
     audio: np.ndarray  # [audio_length]
     noise: np.ndarray | None  # tacotron2: the prenet noise the SavedModel drew
@@ -97,13 +97,20 @@ def savedmodel_references(source: SourceModel, sentences) -> list[Reference]:
                 text=text,
                 ids=ids,
                 tokens_match=[int(i) for i in served_ids] == ids,
-                mel=out["mel"].numpy()[0],
+                mel=_padded(out["mel"].numpy()[0], source.max_frames),
                 mel_length=mel_length,
                 audio=out["audio"].numpy()[0, :audio_length],
                 noise=noise,
             )
         )
     return references
+
+
+def _padded(mel: np.ndarray, frames: int) -> np.ndarray:
+    """The served mel (as long as the batch's longest utterance) zero-padded to frames."""
+    out = np.zeros((frames, mel.shape[1]), np.float32)
+    out[: min(len(mel), frames)] = mel[:frames]
+    return out
 
 
 def snr_db(reference: np.ndarray, other: np.ndarray) -> float:

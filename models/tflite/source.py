@@ -31,6 +31,8 @@ class SourceModel:
     model: keras.Model
     max_frames: int
     griffin_lim_iterations: int
+    # Fast Griffin-Lim's momentum; voices exported before it was recorded ran plain (0.0).
+    griffin_lim_momentum: float = 0.0
 
     @property
     def family(self) -> str:
@@ -150,10 +152,16 @@ def load_source(model_dir: str) -> SourceModel:
     saved_model_dir = resolve_saved_model_dir(model_dir)
     voice = export.read_voice_info(saved_model_dir)
     loaded = tf.saved_model.load(saved_model_dir)
-    mel_spec = loaded.signatures[export.MEL_SIGNATURE].structured_outputs["mel"]
-    max_frames = mel_spec.shape[1]
+    # Recorded by the export; older voices had it as synthesize_mel's static frame count.
+    max_frames = voice.get("max_frames")
     if max_frames is None:
-        raise ValueError(f"{saved_model_dir}: synthesize_mel has no static frame count")
+        mel_spec = loaded.signatures[export.MEL_SIGNATURE].structured_outputs["mel"]
+        max_frames = mel_spec.shape[1]
+    if max_frames is None:
+        raise ValueError(
+            f"{saved_model_dir}: no max_frames in voice.json and synthesize_mel has no "
+            "static frame count"
+        )
     model = rebuild_keras_model(loaded, voice, saved_model_dir)
     iterations = _griffin_lim_iterations(loaded, voice, saved_model_dir)
     logging.info(
@@ -164,4 +172,5 @@ def load_source(model_dir: str) -> SourceModel:
         max_frames,
         iterations,
     )
-    return SourceModel(saved_model_dir, loaded, voice, model, int(max_frames), iterations)
+    momentum = float(voice.get("griffin_lim_momentum", 0.0))
+    return SourceModel(saved_model_dir, loaded, voice, model, int(max_frames), iterations, momentum)

@@ -36,3 +36,9 @@ def test_good_text_gives_audio(served):
 def test_bad_text_is_an_invalid_argument(served, text, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         served(text=tf.constant([text]))
+
+
+def test_text_limit_counts_characters_not_bytes(served):
+    # 600 x "é" is 1200 bytes but 600 characters, under the limit.
+    out = served(text=tf.constant(["\u00e9" * 600]))
+    assert out["audio"].shape[0] == 1
