@@ -9,9 +9,12 @@ Example:
     )
 
 Exports the acoustic model (token ids -> mel) and the Griffin-Lim vocoder (mel -> audio) in
-float32, float16 and dynamic-range int8, checks each against the SavedModel (mel L1, MCD,
+the variants `quantize` lists (default all three: "none" float32, "float16", "dynamic"
+dynamic-range int8; "all" for every one), checks each against the SavedModel (mel L1, MCD,
 lengths, audio SNR) and times it under LiteRT with 1 and 2 threads. The first passing variant
-of `bundle_preference` becomes the bundle; failed variants are reported, never shipped.
+of `bundle_preference` becomes the bundle; failed variants are reported, never shipped. An
+unknown variant name is refused when the pipeline is built, with the list of choices; the
+component logs one line per variant as it finishes, with its elapsed time.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 from components.artifacts import TFLiteBundle
 from components.tflite_exporter import executor
 from models.tflite import DEFAULT_MAX_TOKENS
+from models.tflite.export import _quantize_list
 
 
 class TFLiteExporterSpec(ComponentSpec):
@@ -54,8 +58,8 @@ class TFLiteExporter(base_component.BaseComponent):
         model: types.BaseChannel,
         model_blessing: types.BaseChannel | None = None,
         examples: types.BaseChannel | None = None,
-        quantize: tuple[str, ...] = ("none", "float16", "dynamic"),
-        bundle_preference: tuple[str, ...] = ("float16", "none"),
+        quantize: str | tuple[str, ...] = ("none", "float16", "dynamic"),
+        bundle_preference: str | tuple[str, ...] = ("float16", "none"),
         max_tokens: int = DEFAULT_MAX_TOKENS,
         max_sentences: int = executor.DEFAULT_MAX_SENTENCES,
     ):
@@ -63,8 +67,8 @@ class TFLiteExporter(base_component.BaseComponent):
             model=model,
             model_blessing=model_blessing,
             examples=examples,
-            quantize=json.dumps(list(quantize)),
-            bundle_preference=json.dumps(list(bundle_preference)),
+            quantize=json.dumps(_quantize_list(quantize)),
+            bundle_preference=json.dumps(_quantize_list(bundle_preference)),
             max_tokens=int(max_tokens),
             max_sentences=int(max_sentences),
             tflite_bundle=types.Channel(type=TFLiteBundle),

@@ -52,6 +52,7 @@ def variant_summaries(report: dict) -> dict:
         speeds = {s["threads"]: s["rtf"] for s in entry.get("speed") or [] if s}
         summaries[name] = {
             "status": entry["status"],
+            "elapsed_s": entry.get("elapsed_s"),
             "acoustic_bytes": files.get("acoustic", {}).get("bytes"),
             "vocoder_bytes": files.get("vocoder", {}).get("bytes"),
             **{k: v for k, v in (entry.get("parity", {}).get("worst") or {}).items()},

@@ -11,6 +11,18 @@ from models.tflite import DEFAULT_MAX_TOKENS
 QUANTIZE_CHOICES = ("none", "float16", "dynamic", "all")
 
 
+def _variants(value: str) -> str | list[str]:
+    """--quantize: one choice as given, or a comma-separated list of variants."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if len(names) > 1 and all(n in QUANTIZE_CHOICES[:-1] for n in names):
+        return names
+    if len(names) == 1 and names[0] in QUANTIZE_CHOICES:
+        return names[0]
+    raise argparse.ArgumentTypeError(
+        f"{value!r}: choose from {', '.join(QUANTIZE_CHOICES)}, or a comma-separated list"
+    )
+
+
 def add_export_tflite_parser(subparsers) -> argparse.ArgumentParser:
     """Adds the export-tflite command to the `tts-pipeline` subparsers (imports no TensorFlow:
     the export itself is imported when the command runs)."""
@@ -32,10 +44,12 @@ def add_export_tflite_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="output directory (created)")
     parser.add_argument(
         "--quantize",
-        choices=QUANTIZE_CHOICES,
+        type=_variants,
         default="none",
         help="none: float32; float16; dynamic: dynamic-range int8 weights; all: the three "
-        "(the bundle is then the first passing of float16, none, dynamic)",
+        "(the bundle is then the first passing of float16, none, dynamic); or a list such as "
+        "float16,none (the bundle: the first passing in that order). One progress line per "
+        "variant goes to stderr",
     )
     parser.add_argument(
         "--max-tokens",
@@ -83,6 +97,7 @@ def run_export_tflite(args: argparse.Namespace) -> int:
             max_tokens=args.max_tokens,
             sentences=sentences,
             bundle_preference=preference,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
         )
     except (FileNotFoundError, ValueError) as error:
         print(f"tts-pipeline export-tflite: {error}", file=sys.stderr)

@@ -7,12 +7,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from tfx.components.evaluator import constants as evaluator_constants
-from tfx.types import standard_artifacts
+from tfx.types import Channel, standard_artifacts
 
 from components.tflite_exporter.executor import (
     NOT_EXPORTED_FILE,
@@ -48,6 +49,7 @@ def voice_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(voice_dir, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("tflite"))
+    PROGRESS.clear()
     report = export_tflite(
         voice_dir,
         out,
@@ -55,8 +57,38 @@ def exported(voice_dir, tmp_path_factory):
         max_tokens=MAX_TOKENS,
         sentences=SENTENCES,
         bundle_preference=["float16", "none"],
+        progress=PROGRESS.append,
     )
     return out, report
+
+
+PROGRESS: list[str] = []
+
+
+def test_one_progress_line_per_variant_with_elapsed_time(exported):
+    _, report = exported
+    per_variant = [line for line in PROGRESS if re.match(r"TFLite \d/2 ", line)]
+    assert len(per_variant) == 2, PROGRESS
+    assert re.match(r"TFLite 1/2 float32: passed in \d+\.\d s", per_variant[0])
+    assert re.match(r"TFLite 2/2 float16: passed in \d+\.\d s", per_variant[1])
+    assert all(entry["elapsed_s"] > 0 for entry in report["variants"].values())
+
+
+def test_variants_are_validated_and_listed_where_chosen():
+    from components.tflite_exporter.component import TFLiteExporter
+
+    with pytest.raises(ValueError, match=r"none \(float32\), float16 \(float16\), dynamic"):
+        TFLiteExporter(model=Channel(type=standard_artifacts.Model), quantize=("int4",))
+    with pytest.raises(ValueError, match="unknown quantize"):
+        TFLiteExporter(model=Channel(type=standard_artifacts.Model), bundle_preference=("float8",))
+    exporter = TFLiteExporter(model=Channel(type=standard_artifacts.Model), quantize="all")
+    assert json.loads(exporter.exec_properties["quantize"]) == ["none", "float16", "dynamic"]
+    parser = argparse.ArgumentParser(prog="tts-pipeline")
+    add_export_tflite_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["export-tflite", "--model-dir", "m", "--out", "o", "--quantize", "float16,none"]
+    )
+    assert args.quantize == ["float16", "none"]
 
 
 def test_report_variants_and_bundle_layout(exported):
