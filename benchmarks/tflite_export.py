@@ -2,7 +2,7 @@
 latency / real-time factor under LiteRT with 1 and 2 threads.
 
     .venv/bin/python benchmarks/tflite_export.py [--families mlp attention tacotron2]
-        [--preset small] [--max-frames 1500] [--griffin-lim-iterations 32] [--repeats 3]
+        [--preset small] [--max-frames 1500] [--griffin-lim-iterations 12] [--repeats 3]
         [--model-dir SAVED_MODEL ...] [--workdir /tmp/tts-tflite-bench]
 
 Without --model-dir each family is built untrained (tacotron2's gate bias set so that it never
@@ -23,6 +23,7 @@ import numpy as np
 from models.export import export_saved_model
 from models.registry import build_model
 from models.tflite.export import export_tflite
+from models.vocoder import DEFAULT_ITERATIONS
 
 
 def untrained_voice(family: str, preset: str, directory: str, max_frames: int, iterations: int):
@@ -69,7 +70,7 @@ def main() -> None:
     parser.add_argument("--families", nargs="*", default=["mlp", "attention", "tacotron2"])
     parser.add_argument("--preset", default="small")
     parser.add_argument("--max-frames", type=int, default=1500)
-    parser.add_argument("--griffin-lim-iterations", type=int, default=32)
+    parser.add_argument("--griffin-lim-iterations", type=int, default=DEFAULT_ITERATIONS)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model-dir", nargs="*", default=[])
     parser.add_argument("--workdir", default="/tmp/tts-tflite-bench")
@@ -98,6 +99,7 @@ def main() -> None:
             os.path.join(args.workdir, f"tflite-{number}"),
             quantize="all",
             timing_repeats=args.repeats,
+            progress=print,
         )
         print(f"{label}: exported and measured in {time.monotonic() - started:.0f} s")
         reports[label] = report

@@ -2,7 +2,7 @@
 cost per iteration of the served and the on-device (TFLite, 1 thread) vocoders, before/after.
 
     .venv/bin/python benchmarks/vocoder_convergence.py [--wav /tmp/c/wavs/DEMO-0001.wav]
-        [--seconds 5] [--baseline-rev HEAD] [--repeats 7] [--max-frames 1500]
+        [--seconds 5] [--baseline-rev 3de03cd~1] [--repeats 7] [--max-frames 1500]
 
 Without --wav a chirp is used; `tts-pipeline demo-corpus /tmp/c --sentences 5 --seed 0` makes
 real speech. Spectral convergence is ||S - |STFT(x)||| / ||S|| over the utterance's frames,
@@ -99,7 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wav", default=None)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--baseline-rev", default="HEAD")
+    parser.add_argument("--baseline-rev", default="3de03cd~1")  # before issue 13
     parser.add_argument("--reference-iterations", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--max-frames", type=int, default=1500)
