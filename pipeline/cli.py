@@ -11,6 +11,7 @@ from typing import Any
 from models.tflite.cli import add_export_tflite_parser
 from pipeline.compile_cli import add_compile_parser
 from pipeline.configs import DEFAULT_MODEL, DEFAULT_MODEL_NAME
+from pipeline.run_config import parse_settings
 from pipeline.text_split import DEFAULT_MAX_CHARS
 from serving.cli import add_client_arguments, add_serve_parser
 
@@ -90,25 +91,6 @@ def _print_summary(summary: dict) -> None:
             figures.append(f"TFLite {entry['tflite_status']}: {variants or '-'}; bundle {shipped}")
         wall = f"{entry['wall_s']:.1f} s" if "wall_s" in entry else ""
         print(f"  {name:<18} {entry['status']:<9} {wall:>8}  {'; '.join(figures)}")
-
-
-def parse_settings(pairs: list[str]) -> dict[str, Any]:
-    """`--set KEY=VALUE` pairs as {KEY: VALUE}; VALUE is JSON when it parses (5e-4, 100,
-    true, [64, 64]), else the string as given (on, l1)."""
-    settings: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"--set {pair!r}: expected KEY=VALUE")
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
-        if key in settings and settings[key] != value:
-            raise ValueError(f"--set {key} given twice: {settings[key]!r} and {value!r}")
-        settings[key] = value
-    return settings
 
 
 # TrainerConfig fields that other flags set; model_overrides is `--set model.FIELD=...`, and
@@ -399,7 +381,8 @@ def _synthesize(args: argparse.Namespace) -> int:
     if not args.model_dir:
         print("tts-pipeline synthesize: give --model-dir, --server or --rest", file=sys.stderr)
         return 2
-    from pipeline.synthesize import resolve_saved_model_dir, synthesize_text, write_wav
+    from models.voice_files import resolve_saved_model_dir, write_wav
+    from pipeline.synthesize import synthesize_text
 
     try:
         resolve_saved_model_dir(args.model_dir, args.allow_unblessed)  # before TF loads
@@ -422,7 +405,8 @@ def _synthesize(args: argparse.Namespace) -> int:
 
 def _synthesize_remote(args: argparse.Namespace, pieces: list[str]) -> int:
     """Over TF Serving's gRPC port (--server) or its REST port (--rest, no TensorFlow)."""
-    from pipeline.synthesize import join_pieces, write_wav
+    from models.voice_files import write_wav
+    from pipeline.synthesize import join_pieces
     from serving import client
 
     where = args.rest or args.server

@@ -6,11 +6,9 @@ import argparse
 import os
 import sys
 
+from pipeline.configs import DEFAULT_IMAGE, OUTPUT_FORMATS
+
 TARGETS = ("kubeflow-v2",)
-DEFAULT_IMAGE = "tts-pipeline:0.1.0"  # the Dockerfile's tag; push it and pass --image
-# "job": a PipelineJob (displayName, pipelineSpec, runtimeConfig), what Vertex AI submits;
-# "spec": its pipelineSpec alone, what a Kubeflow Pipelines 2 backend uploads.
-OUTPUT_FORMATS = ("job", "spec")
 
 
 def add_compile_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -35,6 +35,12 @@ STAGE_ALIASES = {
 DEFAULT_MODEL = "attention"
 DEFAULT_MODEL_NAME = "voice"
 
+# `tts-pipeline compile` (pipeline/compile_cli.py, pipeline/kubeflow_v2_runner.py):
+DEFAULT_IMAGE = "tts-pipeline:0.1.0"  # the Dockerfile's tag; push it and pass --image
+# "job": a PipelineJob (displayName, pipelineSpec, runtimeConfig), what Vertex AI submits;
+# "spec": its pipelineSpec alone, what a Kubeflow Pipelines 2 backend uploads.
+OUTPUT_FORMATS = ("job", "spec")
+
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
 RUN_FN = "models.model.run_fn"
 DEFAULT_TRAIN_STEPS = 200

@@ -16,7 +16,7 @@ from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
     LatestBlessedModelStrategy,
 )
 
-from pipeline.compile_cli import DEFAULT_IMAGE, OUTPUT_FORMATS
+from pipeline.configs import DEFAULT_IMAGE, OUTPUT_FORMATS
 from pipeline.pipeline import create_pipeline
 
 DATA_ROOT_PARAMETER = "data-root"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import os
+from typing import Any
 
 from absl import logging
 from tfx import v1 as tfx
@@ -47,25 +49,38 @@ def claim_output_for_corpus(output_dir: str, data_root: str) -> None:
         json.dump({"data_root": data_root}, handle)
 
 
+# create_pipeline() arguments that run_pipeline derives from its own (paths under the output
+# directory, the corpus layout, the default served name) or that its summary depends on.
+_RUNNER_ARGUMENTS = frozenset(
+    {"pipeline_root", "data_root", "metadata_path", "push_base", "pipeline_name"}
+    | {"until", "ingest", "schema_path", "model_name"}
+)
+_PASSED_THROUGH = frozenset(inspect.signature(create_pipeline).parameters) - _RUNNER_ARGUMENTS
+
+
 def run_pipeline(
     data_root: str,
     output_dir: str,
     until: str | None = None,
     ingest: configs.IngestConfig | None = None,
     schema_path: str | None = None,
-    trainer: dict | None = None,
-    train_steps: int = configs.DEFAULT_TRAIN_STEPS,
-    allow_anomalies: bool = False,
-    evaluation: configs.EvaluationConfig | None = None,
     model_name: str | None = None,
     push_dir: str | None = None,
-    beam_pipeline_args: list[str] | None = None,
-    enable_cache: bool = True,
     run_id: str | None = None,
+    **pipeline_kwargs: Any,
 ) -> dict:
     """Runs through `until` as TFX pipeline run `run_id` (default: a new timestamp); always
     writes <output>/runs/<run id>/run_summary.json and the latest copy <output>/run_summary.json,
-    even when a stage fails or the pipeline cannot even be built."""
+    even when a stage fails or the pipeline cannot even be built.
+
+    `pipeline_kwargs` go to create_pipeline() as they are (trainer, train_steps,
+    allow_anomalies, evaluation, beam_pipeline_args, enable_cache: its signature is the one
+    list of them); the other arguments are the ones this runner resolves first.
+    """
+    unknown = sorted(set(pipeline_kwargs) - _PASSED_THROUGH)
+    if unknown:
+        raise TypeError(f"run_pipeline() got unexpected keyword arguments {unknown}")
+    train_steps = pipeline_kwargs.get("train_steps", configs.DEFAULT_TRAIN_STEPS)
     if train_steps < 1:
         raise ValueError(f"train_steps must be at least 1, got {train_steps}")
     data_root = uris.absolute(data_root)  # the corpus may be on gs:// for Dataflow
@@ -86,14 +101,9 @@ def run_pipeline(
             until=last,
             ingest=ingest,
             schema_path=os.path.abspath(schema_path) if schema_path else None,
-            trainer=trainer,
-            train_steps=train_steps,
-            allow_anomalies=allow_anomalies,
-            evaluation=evaluation,
             model_name=model_name or configs.DEFAULT_MODEL_NAME,
             push_base=uris.absolute(push_dir or os.path.join(output_dir, "serving")),
-            beam_pipeline_args=beam_pipeline_args,
-            enable_cache=enable_cache,
+            **pipeline_kwargs,
         )
 
     with exclusive_run(output_dir):

@@ -52,12 +52,29 @@ def _one_line(error: Exception) -> str:
     return " ".join(str(error).split())
 
 
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` pairs as {KEY: VALUE}; VALUE is JSON when it parses (5e-4, 100,
+    true, [64, 64]), else the string as given (on, l1)."""
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--set {pair!r}: expected KEY=VALUE")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        if key in settings and settings[key] != value:
+            raise ValueError(f"--set {key} given twice: {settings[key]!r} and {value!r}")
+        settings[key] = value
+    return settings
+
+
 def _settings(path: str, value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return {str(k): v for k, v in value.items()}
     if isinstance(value, list):  # ["KEY=VALUE", ...] as on the command line
-        from pipeline.cli import parse_settings
-
         return parse_settings([str(item) for item in value])
     raise ConfigFileError(f"--config {path!r}: `set` must be a mapping of KEY: VALUE")
 

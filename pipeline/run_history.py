@@ -1,7 +1,8 @@
-"""Run history under an output directory: OUTPUT/runs/<run id>/ (summary, resolved config),
-OUTPUT/run_summary.json (the latest run), and the voice a finished run blessed.
+"""Run history under an output directory: OUTPUT/runs/<run id>/ (summary, resolved config)
+and OUTPUT/run_summary.json (the latest run). Reading it back, and the voice a finished run
+blessed: models/voice_files.py (synthesis and serving need that without the pipeline).
 
-Standard library only, so `synthesize` and the CLI read it without loading TFX.
+Standard library only (voice_files too), so the CLI writes it without loading TFX.
 """
 
 from __future__ import annotations
@@ -11,13 +12,9 @@ import os
 import time
 from typing import Any
 
-RUNS_DIR = "runs"
-RUN_SUMMARY_FILE = "run_summary.json"  # the same name as pipeline.configs.RUN_SUMMARY_FILE
+from models.voice_files import RUN_SUMMARY_FILE, RUNS_DIR
+
 RUN_CONFIG_FILE = "run_config.json"
-
-
-class NoBlessedVoiceError(FileNotFoundError):
-    """An output directory whose runs never blessed (or pushed) a voice."""
 
 
 def new_run_id(output_dir: str) -> str:
@@ -57,59 +54,3 @@ def record_summary(summary: dict[str, Any], output_dir: str, run_id: str) -> str
     latest = os.path.join(output_dir, RUN_SUMMARY_FILE)
     _write_json(summary, latest)
     return latest
-
-
-def summaries(output_dir: str) -> list[dict[str, Any]]:
-    """Every recorded run's summary, newest first; an output directory written before the
-    history existed has only its latest summary."""
-    found: list[tuple[str, dict]] = []
-    runs = os.path.join(output_dir, RUNS_DIR)
-    if os.path.isdir(runs):
-        for name in os.listdir(runs):
-            path = os.path.join(runs, name, RUN_SUMMARY_FILE)
-            if os.path.isfile(path):
-                with open(path, encoding="utf-8") as handle:
-                    found.append((name, json.load(handle)))
-    if not found:
-        latest = os.path.join(output_dir, RUN_SUMMARY_FILE)
-        if os.path.isfile(latest):
-            with open(latest, encoding="utf-8") as handle:
-                found.append(("", json.load(handle)))
-    return [summary for _, summary in sorted(found, key=lambda item: item[0], reverse=True)]
-
-
-def blessed_voice(summary: dict[str, Any]) -> str | None:
-    """The voice this run pushed, else the one it trained if the Evaluator blessed it."""
-    components = summary.get("components", {})
-    pusher = components.get("Pusher", {})
-    if pusher.get("pushed") and pusher.get("pushed_destination"):
-        return pusher["pushed_destination"]
-    if components.get("Evaluator", {}).get("blessed"):
-        return components.get("Trainer", {}).get("serving_model_dir")
-    return None
-
-
-def latest_blessed_voice(output_dir: str, allow_unblessed: bool = False) -> str:
-    """The newest voice a run under output_dir blessed and that is still on disk; raises
-    NoBlessedVoiceError (naming the newest unblessed one, if any) otherwise, or with
-    `allow_unblessed` returns that newest trained voice."""
-    history = summaries(output_dir)
-    unblessed = None
-    for summary in history:
-        voice = blessed_voice(summary)
-        if voice and ("://" in voice or os.path.exists(voice)):
-            return voice
-        trained = summary.get("components", {}).get("Trainer", {}).get("serving_model_dir")
-        unblessed = unblessed or trained
-    if allow_unblessed and unblessed:
-        return unblessed
-    hint = (
-        f"; the newest trained voice, {unblessed}, was not blessed (a run stopped by --until "
-        "before the Evaluator, or refused: see the evaluation report); --allow-unblessed "
-        "speaks with it anyway"
-        if unblessed
-        else ""
-    )
-    raise NoBlessedVoiceError(
-        f"no blessed voice in {output_dir!r} ({len(history)} runs recorded){hint}"
-    )

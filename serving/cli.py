@@ -191,7 +191,7 @@ def synthesize_over_grpc(
     timeout_s: float = 60.0,
 ):
     """One text to one wav file via the server; returns the client's Synthesis."""
-    from pipeline.synthesize import write_wav
+    from models.voice_files import write_wav
     from serving.client import synthesize
 
     result = synthesize(

@@ -57,7 +57,7 @@ def resolve_saved_model_dir(model_dir: str) -> str:
         return model_dir
     if os.path.exists(os.path.join(model_dir, SERVING_DIR, "saved_model.pb")):
         return os.path.join(model_dir, SERVING_DIR)
-    from pipeline.synthesize import resolve_saved_model_dir as resolve_pipeline_dir
+    from models.voice_files import resolve_saved_model_dir as resolve_pipeline_dir
 
     return resolve_pipeline_dir(model_dir)
 

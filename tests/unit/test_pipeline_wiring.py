@@ -202,3 +202,34 @@ def test_an_early_failure_on_a_fresh_output_is_not_masked_by_the_summary(tmp_pat
     summary = json.loads((output / configs.RUN_SUMMARY_FILE).read_text())
     assert summary["error"] == "RuntimeError: the real error"
     assert list(summary["components"]) == list(configs.STAGES[:5])
+
+
+def test_run_pipeline_passes_create_pipelines_own_arguments_through(tmp_path, monkeypatch):
+    """One list of pipeline arguments: create_pipeline's signature; run_pipeline forwards the
+    ones it does not resolve itself, and refuses a name create_pipeline does not take."""
+    from pipeline import local_runner
+
+    received = {}
+
+    def recording_create_pipeline(**kwargs):
+        received.update(kwargs)
+        raise RuntimeError("recorded")
+
+    monkeypatch.setattr(local_runner, "create_pipeline", recording_create_pipeline)
+    evaluation = configs.EvaluationConfig(baseline_tolerance=0.1)
+    passed = {
+        "trainer": {"model": "mlp"},
+        "train_steps": 3,
+        "allow_anomalies": True,
+        "evaluation": evaluation,
+        "beam_pipeline_args": ["--direct_num_workers=1"],
+        "enable_cache": False,
+    }
+    output = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="recorded"):
+        local_runner.run_pipeline(_corpus(tmp_path / "c"), str(output), **passed)
+    assert {k: received[k] for k in passed} == passed
+    assert received["model_name"] == configs.DEFAULT_MODEL_NAME
+    assert received["push_base"] == str(output / "serving")
+    with pytest.raises(TypeError, match="train_step"):
+        local_runner.run_pipeline(_corpus(tmp_path / "d"), str(tmp_path / "o2"), train_step=3)

@@ -8,8 +8,9 @@ import os
 
 import pytest
 
+from models import voice_files
+from models.voice_files import resolve_saved_model_dir
 from pipeline import cli, run_history
-from pipeline.synthesize import resolve_saved_model_dir
 
 
 def _voice(root, name: str) -> str:
@@ -42,7 +43,7 @@ def test_each_run_keeps_its_summary_and_the_latest_is_at_the_old_path(tmp_path):
     assert sorted(os.listdir(tmp_path / "runs")) == sorted([first, second])
     latest = json.loads((tmp_path / "run_summary.json").read_text())
     assert latest["run_id"] == second and "Trainer" in latest["components"]
-    assert [s["run_id"] for s in run_history.summaries(output)] == [second, first]
+    assert [s["run_id"] for s in voice_files.summaries(output)] == [second, first]
 
 
 def test_the_latest_blessed_voice_not_a_newer_unblessed_one(tmp_path):
@@ -53,7 +54,7 @@ def test_the_latest_blessed_voice_not_a_newer_unblessed_one(tmp_path):
     run_history.record_summary(_summary(trained_then, True, pushed), str(output), "20260101T000000")
     # then a partial run: `--until trainer` trains a voice nobody has judged
     run_history.record_summary(_summary(unblessed, None), str(output), "20260102T000000")
-    assert run_history.latest_blessed_voice(str(output)) == pushed
+    assert voice_files.latest_blessed_voice(str(output)) == pushed
     assert resolve_saved_model_dir(str(output)) == pushed
     # a blessed but unpushed voice (the Pusher not run) counts; a refused one does not
     blessed_only = _voice(tmp_path, "Trainer/3")
@@ -67,7 +68,7 @@ def test_no_blessed_voice_is_a_clear_error(tmp_path, capsys):
     output = tmp_path / "out"
     trained = _voice(tmp_path, "Trainer/1")
     run_history.record_summary(_summary(trained, None), str(output), "20260102T000000")
-    with pytest.raises(run_history.NoBlessedVoiceError, match="no blessed voice"):
+    with pytest.raises(voice_files.NoBlessedVoiceError, match="no blessed voice"):
         resolve_saved_model_dir(str(output))
     assert cli.main(["synthesize", "--model-dir", str(output), "Hello.", "-o", "x.wav"]) == 2
     err = capsys.readouterr().err

@@ -1,0 +1,118 @@
+"""A voice on disk: which SavedModel directory a path means (a SavedModel, a TF Serving model
+base, a pipeline output and its run history) and the wav files synthesis writes.
+
+Standard library only at import (numpy and soundfile load when a wav is written): the CLI,
+serving and the TFLite export use it without loading TensorFlow or TFX. The pipeline writes
+the run history (pipeline/run_history.py); this module reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+RUNS_DIR = "runs"
+RUN_SUMMARY_FILE = "run_summary.json"  # the same name as pipeline.configs.RUN_SUMMARY_FILE
+
+
+class NoBlessedVoiceError(FileNotFoundError):
+    """An output directory whose runs never blessed (or pushed) a voice."""
+
+
+def summaries(output_dir: str) -> list[dict[str, Any]]:
+    """Every recorded run's summary, newest first; an output directory written before the
+    history existed has only its latest summary."""
+    found: list[tuple[str, dict]] = []
+    runs = os.path.join(output_dir, RUNS_DIR)
+    if os.path.isdir(runs):
+        for name in os.listdir(runs):
+            path = os.path.join(runs, name, RUN_SUMMARY_FILE)
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8") as handle:
+                    found.append((name, json.load(handle)))
+    if not found:
+        latest = os.path.join(output_dir, RUN_SUMMARY_FILE)
+        if os.path.isfile(latest):
+            with open(latest, encoding="utf-8") as handle:
+                found.append(("", json.load(handle)))
+    return [summary for _, summary in sorted(found, key=lambda item: item[0], reverse=True)]
+
+
+def blessed_voice(summary: dict[str, Any]) -> str | None:
+    """The voice this run pushed, else the one it trained if the Evaluator blessed it."""
+    components = summary.get("components", {})
+    pusher = components.get("Pusher", {})
+    if pusher.get("pushed") and pusher.get("pushed_destination"):
+        return pusher["pushed_destination"]
+    if components.get("Evaluator", {}).get("blessed"):
+        return components.get("Trainer", {}).get("serving_model_dir")
+    return None
+
+
+def latest_blessed_voice(output_dir: str, allow_unblessed: bool = False) -> str:
+    """The newest voice a run under output_dir blessed and that is still on disk; raises
+    NoBlessedVoiceError (naming the newest unblessed one, if any) otherwise, or with
+    `allow_unblessed` returns that newest trained voice."""
+    history = summaries(output_dir)
+    unblessed = None
+    for summary in history:
+        voice = blessed_voice(summary)
+        if voice and ("://" in voice or os.path.exists(voice)):
+            return voice
+        trained = summary.get("components", {}).get("Trainer", {}).get("serving_model_dir")
+        unblessed = unblessed or trained
+    if allow_unblessed and unblessed:
+        return unblessed
+    hint = (
+        f"; the newest trained voice, {unblessed}, was not blessed (a run stopped by --until "
+        "before the Evaluator, or refused: see the evaluation report); --allow-unblessed "
+        "speaks with it anyway"
+        if unblessed
+        else ""
+    )
+    raise NoBlessedVoiceError(
+        f"no blessed voice in {output_dir!r} ({len(history)} runs recorded){hint}"
+    )
+
+
+def resolve_saved_model_dir(model_dir: str, allow_unblessed: bool = False) -> str:
+    """A SavedModel directory from what a user points at.
+
+    `model_dir` itself if it holds saved_model.pb; a pipeline output directory (it has a
+    run_summary.json or runs/): the newest voice one of its runs blessed (pushed, or trained
+    and blessed), never an unblessed one (NoBlessedVoiceError says so) unless
+    `allow_unblessed` and none is blessed; a TF Serving model base: its highest version.
+    """
+    if os.path.exists(os.path.join(model_dir, "saved_model.pb")):
+        return model_dir
+    if os.path.exists(os.path.join(model_dir, RUN_SUMMARY_FILE)) or os.path.isdir(
+        os.path.join(model_dir, RUNS_DIR)
+    ):
+        voice = latest_blessed_voice(model_dir, allow_unblessed)
+        return resolve_saved_model_dir(voice)
+    versions = [d for d in os.listdir(model_dir) if d.isdigit()] if os.path.isdir(model_dir) else []
+    for version in sorted(versions, key=int, reverse=True):
+        candidate = os.path.join(model_dir, version)
+        if os.path.exists(os.path.join(candidate, "saved_model.pb")):
+            return candidate
+    raise FileNotFoundError(
+        f"no SavedModel in {model_dir!r}: expected saved_model.pb there or in a numbered "
+        "version directory (TF Serving layout <base>/<name>/<version>/), or a pipeline output"
+    )
+
+
+def write_wav(path: str, audio: np.ndarray, sample_rate: int) -> None:
+    """16-bit PCM, peak-normalised to -1 dBFS when louder (Griffin-Lim can overshoot)."""
+    import numpy as np
+    import soundfile as sf
+
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    limit = 10 ** (-1 / 20)
+    if peak > limit:
+        audio = audio * (limit / peak)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    sf.write(path, audio, sample_rate, subtype="PCM_16")
