@@ -44,7 +44,8 @@ CONFIGS = {
 
 @keras.saving.register_keras_serializable(package="tts")
 class MixerTTS(NonAutoregressiveTTS):
-    """Mixer-TTS: Mixer blocks; the convolutions carry position, so no positional encoding."""
+    """Mixer-TTS: Mixer blocks; the convolutions carry position, so no positional encoding.
+    Each stack (encoder, decoder) ends with a LayerNorm, as in the reference."""
 
     config_class = MixerTTSConfig
     presets = CONFIGS
@@ -53,10 +54,12 @@ class MixerTTS(NonAutoregressiveTTS):
     def _make_block(self, stack: str, index: int) -> keras.layers.Layer:
         c = self.model_config
         first = c.encoder_kernel_size if stack == "encoder" else c.decoder_kernel_size
+        layers = c.encoder_layers if stack == "encoder" else c.decoder_layers
         return MixerBlock(
             c.hidden_dim,
             first + index * c.kernel_size_step,
             c.expansion_factor,
             c.dropout,
+            output_norm=index == layers - 1,  # pre-norm blocks: the stack ends with a norm
             name=f"{stack}_mixer_{index}",
         )

@@ -10,29 +10,22 @@ import keras
 import numpy as np
 from keras import ops
 
+from models.layers.nar_blocks import sequence_mask
 from models.layers.tacotron2_blocks import (
     Tacotron2Decoder,
     Tacotron2Encoder,
     Tacotron2Postnet,
     offset_seed,
-    sequence_mask,
 )
 from models.losses import per_replica
-
-
-def _default_vocab_size() -> int:
-    try:
-        from models.text.symbols import SYMBOLS
-    except ImportError:  # the text front end is written separately; 48 covers its draft
-        return 48
-    return len(SYMBOLS)
+from models.text.symbols import SYMBOLS
 
 
 @dataclasses.dataclass(frozen=True)
 class Tacotron2Config:
     """Every hyperparameter, read top to bottom (defaults: the paper / NVIDIA `base`)."""
 
-    vocab_size: int = dataclasses.field(default_factory=_default_vocab_size)
+    vocab_size: int = len(SYMBOLS)
     n_mels: int = 80
     # Encoder
     embedding_dim: int = 512

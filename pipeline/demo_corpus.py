@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 from absl import logging
 
+from models.text.normalize import normalize_text
 from pipeline import espeak
 from pipeline.sentences import generate_sentences
 
@@ -118,13 +119,8 @@ def build_demo_corpus(
     return summary
 
 
-def _normalize_all(ids: list[str], texts: list[str]) -> list[str] | None:
-    """The normalised texts, or None (two-field metadata) while the normaliser is missing."""
-    try:
-        from models.text.normalize import normalize_text  # lazy: optional at this stage
-    except ImportError as error:
-        logging.warning("No text normaliser (%s): writing metadata as id|text", error)
-        return None
+def _normalize_all(ids: list[str], texts: list[str]) -> list[str]:
+    """The normalised texts (metadata.csv's third field), naming the utterance that fails."""
     normalized = []
     for utterance_id, text in zip(ids, texts, strict=True):
         try:
@@ -174,10 +170,10 @@ def _write_wav(path: str, samples: np.ndarray) -> None:
         f.writeframes(samples.astype("<i2").tobytes())
 
 
-def _metadata_lines(ids: list[str], texts: list[str], normalized: list[str] | None) -> list[str]:
+def _metadata_lines(ids: list[str], texts: list[str], normalized: list[str]) -> list[str]:
     lines = []
-    for i, (utterance_id, text) in enumerate(zip(ids, texts, strict=True)):
-        fields = [utterance_id, text] if normalized is None else [utterance_id, text, normalized[i]]
+    for fields in zip(ids, texts, normalized, strict=True):
+        utterance_id = fields[0]
         for field in fields:
             if "|" in field or "\n" in field or "\r" in field:
                 raise ValueError(f"{utterance_id}: a field holds '|' or a line break: {field!r}")

@@ -71,7 +71,3 @@ def internal(message: str) -> ServingError:
 def code_from_number(number: int) -> grpc.StatusCode:
     """TensorFlow error codes are the canonical codes: OpError.error_code maps one to one."""
     return _BY_NUMBER.get(int(number), grpc.StatusCode.UNKNOWN)
-
-
-def http_status_for(code_name: str) -> int:
-    return _HTTP_STATUS.get(code_name, 500)

@@ -163,9 +163,6 @@ class Servable:
         with self._lock:
             return self._batchers.get(signature_name)
 
-    def has_function(self, signature_name: str) -> bool:
-        return signature_name in self._functions
-
     def run(
         self, signature_name: str, inputs: dict[str, np.ndarray], call: Call = NO_CALLER
     ) -> dict[str, np.ndarray]:

@@ -11,7 +11,7 @@ from keras import ops
 
 
 def sequence_mask(lengths, max_length) -> keras.KerasTensor:
-    """Boolean [B, max_length]: True at positions < lengths[b]."""
+    """Boolean [B, max_length]: True at positions < lengths[b] (every family's masks)."""
     positions = ops.arange(max_length, dtype="int32")
     return ops.less(positions[None, :], ops.cast(lengths, "int32")[:, None])
 
@@ -180,6 +180,8 @@ class MixerBlock(keras.layers.Layer):
     Token mixing is the Mixer-TTS "time-mix" variant, two depthwise 1-D convolutions along the
     sequence, rather than MLP-Mixer's dense layer over a fixed length: it handles any length,
     and zeroing padded positions before each conv keeps padding out of real positions.
+    `output_norm`: the last block of a pre-norm stack ends with the stack's LayerNorm (the
+    reference's norm after its mixer blocks), so the stack's output is normalised too.
     """
 
     def __init__(
@@ -188,6 +190,7 @@ class MixerBlock(keras.layers.Layer):
         kernel_size: int,
         expansion_factor: int = 4,
         dropout: float = 0.1,
+        output_norm: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -195,6 +198,7 @@ class MixerBlock(keras.layers.Layer):
         self.kernel_size = kernel_size
         self.expansion_factor = expansion_factor
         self.dropout = dropout
+        self.output_norm = output_norm
 
     def build(self, input_shape):
         self.time_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="time_norm")
@@ -210,6 +214,10 @@ class MixerBlock(keras.layers.Layer):
         self.channel_in.build(input_shape)
         self.channel_out.build((*input_shape[:-1], self.hidden_dim * self.expansion_factor))
         self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.final_norm = None
+        if self.output_norm:
+            self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
+            self.final_norm.build(input_shape)
         self.built = True
 
     def call(self, x, padding_mask, training=None):
@@ -219,7 +227,10 @@ class MixerBlock(keras.layers.Layer):
         x = apply_mask(x + self.dropout_layer(mixed, training=training), padding_mask)
         mixed = keras.activations.gelu(self.channel_in(self.channel_norm(x)))
         mixed = self.channel_out(self.dropout_layer(mixed, training=training))
-        return apply_mask(x + self.dropout_layer(mixed, training=training), padding_mask)
+        x = apply_mask(x + self.dropout_layer(mixed, training=training), padding_mask)
+        if self.final_norm is not None:
+            x = apply_mask(self.final_norm(x), padding_mask)
+        return x
 
     def get_config(self) -> dict:
         return {
@@ -228,6 +239,7 @@ class MixerBlock(keras.layers.Layer):
             "kernel_size": self.kernel_size,
             "expansion_factor": self.expansion_factor,
             "dropout": self.dropout,
+            "output_norm": self.output_norm,
         }
 
 

@@ -15,12 +15,6 @@ def offset_seed(seed: int | None, offset: int) -> int | None:
     return None if seed is None else seed + offset
 
 
-def sequence_mask(lengths, maxlen):
-    """bool [B, maxlen]: True at positions < lengths."""
-    positions = ops.arange(maxlen, dtype="int32")
-    return positions[None, :] < ops.cast(lengths, "int32")[:, None]
-
-
 @keras.saving.register_keras_serializable(package="tts")
 class ZoneoutLSTMCell(keras.layers.Layer):
     """LSTM cell with zoneout (Krueger et al. 2017) on h and c.

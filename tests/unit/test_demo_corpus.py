@@ -5,19 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sys
-import types
 
 import numpy as np
 import pytest
 import soundfile
 
+from models.text.normalize import normalize_text
 from pipeline import demo_corpus, espeak, sentences
-
-try:
-    from models.text.normalize import normalize_text
-except ImportError:  # written in parallel; the corpus then has two-field metadata
-    normalize_text = None
 
 
 def _hashes(root: str) -> dict[str, str]:
@@ -85,10 +79,7 @@ def test_build_writes_ljspeech_layout(corpus):
     for i, line in enumerate(lines[:-1]):
         fields = line.split("|")
         assert fields[0] == f"DEMO-{i + 1:04d}" and fields[1] == expected_texts[i]
-        if normalize_text is None:
-            assert len(fields) == 2
-        else:
-            assert fields[2] == normalize_text(fields[1])
+        assert len(fields) == 3 and fields[2] == normalize_text(fields[1])
 
 
 def test_rebuild_is_byte_identical_and_replaces_cleanly(corpus, tmp_path):
@@ -111,13 +102,11 @@ def test_refuses_a_foreign_non_empty_directory(tmp_path):
 
 
 def test_metadata_has_the_normalised_third_field(tmp_path, monkeypatch):
-    fake = types.ModuleType("models.text.normalize")
-    fake.normalize_text = lambda text: text.upper()
-    monkeypatch.setitem(sys.modules, "models.text.normalize", fake)
+    monkeypatch.setattr(demo_corpus, "normalize_text", lambda text: text.upper())
     demo_corpus.build_demo_corpus(str(tmp_path / "c"), sentences=2, seed=0)
     lines = (tmp_path / "c" / "metadata.csv").read_text(encoding="utf-8").splitlines()
     assert [line.split("|")[2] for line in lines] == [line.split("|")[1].upper() for line in lines]
 
-    fake.normalize_text = lambda text: text + " | oops"
+    monkeypatch.setattr(demo_corpus, "normalize_text", lambda text: text + " | oops")
     with pytest.raises(ValueError, match="DEMO-0001"):
         demo_corpus.build_demo_corpus(str(tmp_path / "d"), sentences=2, seed=0)

@@ -222,6 +222,24 @@ def test_output_shapes_and_param_counts(family, preset):
         )
 
 
+def test_mlp_stacks_end_with_a_layer_norm():
+    """Mixer-TTS's blocks are pre-norm, so each stack ends with the reference's LayerNorm:
+    its output is normalised over channels at real positions and zero at padding."""
+    model = build_model("mlp", "small")
+    model(_batch([5, 3], [12, 8]), training=False)
+    for stack in (model.encoder_blocks, model.decoder_blocks):
+        assert [block.final_norm is not None for block in stack] == [False] * (len(stack) - 1) + [
+            True
+        ]
+    rng = np.random.default_rng(0)
+    x = (3.0 + 5.0 * rng.standard_normal((2, 6, model.model_config.hidden_dim))).astype("float32")
+    mask = np.array([[True] * 6, [True] * 4 + [False] * 2])
+    y = np.asarray(model.encoder_blocks[-1](x, padding_mask=mask, training=False))
+    np.testing.assert_allclose(y[mask].mean(-1), 0.0, atol=1e-4)
+    np.testing.assert_allclose(y[mask].std(-1), 1.0, atol=1e-2)
+    assert np.all(y[~mask] == 0.0)
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_extra_padding_does_not_change_real_positions(family):
     keras.utils.set_random_seed(0)
