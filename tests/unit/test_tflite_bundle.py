@@ -89,7 +89,17 @@ def test_rules_json_is_the_rule_table_in_both_replacement_syntaxes():
         assert apply(lowered, table["post_lowercase"]) == normalize_text(text)
 
 
-def test_golden_tokens_are_the_servers_ids():
+# Written by hand from models/text/symbols.py: 0 "_" (pad), 1 "~" (end), 2 " ", 3-13
+# ! ' ( ) , - . : ; ? ", then a-z from 14 (h 21, e 18, l 25, o 28, w 36, r 31, d 17).
+HELLO_WORLD_IDS = [21, 18, 25, 25, 28, 7, 2, 36, 28, 31, 25, 17, 3, 1]  # "hello, world!" + end
+
+
+def test_golden_tokens_are_the_ids_written_by_hand():
     golden = json.loads(bundle.golden_tokens_json())
     assert [g["text"] for g in golden] == list(bundle.GOLDEN_SENTENCES)
-    assert all(g["ids"] == text_to_ids(g["text"]) and g["ids"][-1] == 1 for g in golden)
+    assert golden[0] == {"text": "Hello, world!", "ids": HELLO_WORLD_IDS}
+    assert text_to_ids("Hello, world!") == HELLO_WORLD_IDS  # the server's tokeniser, too
+    for entry in golden:
+        *text_ids, end = entry["ids"]
+        assert end == 1 and all(2 <= i <= 39 for i in text_ids), entry
+        assert entry["ids"] == text_to_ids(entry["text"])  # the bundle's file is the server's
