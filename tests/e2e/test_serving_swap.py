@@ -81,6 +81,20 @@ def _wait_for(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def _count_polls(manager) -> list[int]:
+    """[completed file-system polls of `manager`], counted from now (its poll loop calls
+    poll_once through the instance, so wrapping it there sees every cycle)."""
+    count = [0]
+    poll_once = manager.poll_once
+
+    def counted() -> None:
+        poll_once()
+        count[0] += 1
+
+    manager.poll_once = counted
+    return count
+
+
 def test_push_while_clients_loop_loses_nothing_and_swaps_versions(staged, tmp_path):
     base = tmp_path / "voice"
     shutil.copytree(staged[1], base / "1")
@@ -119,8 +133,11 @@ def test_push_while_clients_loop_loses_nothing_and_swaps_versions(staged, tmp_pa
             thread.start()
         _wait_for(lambda: all(len(s) >= 3 for s in seen), 60, "clients to get going")
 
+        polls = _count_polls(server.manager)
+
         def half_written() -> None:  # the Pusher is between files: v2 must not load
-            time.sleep(4 * POLL_S)
+            seen_half_written = polls[0] + 3  # one poll may have begun before the half-write
+            _wait_for(lambda: polls[0] >= seen_half_written, 30, "three polls of the half write")
             assert set(_states(server.grpc_port)) == {1}
 
         push_like_pusher(staged[2], str(base / "2"), before_saved_model=half_written)
