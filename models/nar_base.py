@@ -46,6 +46,10 @@ class NARConfig:
     # and the beta-binomial prior (Badlani et al. 2021) that keeps early paths near the diagonal.
     use_alignment_prior: bool = True
     alignment_prior_scaling: float = 1.0
+    # Each expanded frame also gets where it sits in its token (progress 0..1, log duration):
+    # frames of one token are otherwise identical copies, and the decoder must infer the
+    # position from its neighbours before it can shape a sound's onset, middle and end.
+    token_position_features: bool = True
     # Optional residual conv postnet on the mel; 0 layers = none.
     postnet_layers: int = 0
     postnet_filters: int = 256
@@ -102,6 +106,11 @@ class NonAutoregressiveTTS(keras.Model):
             name="duration_predictor",
         )
         self.length_regulator = LengthRegulator(name="length_regulator")
+        self.token_position = (
+            keras.layers.Dense(c.hidden_dim, name="token_position")
+            if c.token_position_features
+            else None
+        )
         self.mel_projection = keras.layers.Dense(c.n_mels, name="mel_projection")
         self.postnet = (
             Postnet(
@@ -146,6 +155,8 @@ class NonAutoregressiveTTS(keras.Model):
         self.token_mel_mean.build(hidden)
         self.duration_predictor.build(hidden)
         self.mel_projection.build(hidden)
+        if self.token_position is not None:
+            self.token_position.build((None, None, 2))
         if self.postnet is not None:
             self.postnet.build(mel)
         self.built = True
@@ -162,6 +173,25 @@ class NonAutoregressiveTTS(keras.Model):
         for block in self.encoder_blocks:
             x = block(x, padding_mask=token_mask, training=training)
         return x
+
+    def _expand(self, encoded, alignment, durations):
+        """Encoder states [B, T, D] copied onto frames by a one-hot alignment [B, F, T], plus
+        each frame's position in its token when the config asks for it."""
+        alignment = ops.cast(alignment, encoded.dtype)
+        frames = ops.einsum("bft,btd->bfd", alignment, encoded)
+        if self.token_position is None:
+            return frames
+        alignment = ops.cast(alignment, "float32")
+        durations = ops.cast(durations, "float32")
+        starts = ops.cumsum(durations, axis=1) - durations
+        frame_start = ops.einsum("bft,bt->bf", alignment, starts)
+        frame_duration = ops.einsum("bft,bt->bf", alignment, durations)
+        index = ops.cast(ops.arange(ops.shape(alignment)[1]), "float32")[None, :]
+        progress = (index - frame_start + 0.5) / ops.maximum(frame_duration, 1.0)
+        features = ops.stack([progress, ops.log(frame_duration + 1.0) / 3.0], axis=-1)
+        real = ops.sum(alignment, axis=-1, keepdims=True)  # 0 on padded frames
+        position = self.token_position(ops.cast(features * real, frames.dtype))
+        return frames + position * ops.cast(real, frames.dtype)
 
     def _decode(self, frames, frame_mask, training):
         """Decoder stack on expanded states [B, F, D]: (mel before postnet, final mel)."""
@@ -194,7 +224,7 @@ class NonAutoregressiveTTS(keras.Model):
                 token_length, mel_length, max_tokens, max_frames, c.alignment_prior_scaling
             )
         hard, durations = monotonic_alignment_search(log_likelihood, token_length, mel_length)
-        frames = ops.einsum("bft,btd->bfd", ops.cast(hard, encoded.dtype), encoded)
+        frames = self._expand(encoded, hard, durations)
         mel_before, mel_out = self._decode(frames, frame_mask, training)
         # Detached: the duration loss must not shape the encoder the decoder relies on.
         log_duration = self.duration_predictor(
@@ -234,11 +264,7 @@ class NonAutoregressiveTTS(keras.Model):
             ops.sum(frame_mask) * ops.shape(target)[2], 1.0
         )
 
-        total = (
-            mel_loss
-            + c.duration_loss_weight * duration_loss
-            + c.prior_loss_weight * prior_loss
-        )
+        total = mel_loss + c.duration_loss_weight * duration_loss + c.prior_loss_weight * prior_loss
         for loss in self.losses:  # regularisers, if any
             total = total + ops.cast(ops.sum(loss), total.dtype)
         self.mel_loss_tracker.update_state(mel_loss)
@@ -256,7 +282,8 @@ class NonAutoregressiveTTS(keras.Model):
 
     def _synthesise(self, encoded, durations, token_mask, max_frames):
         durations = ops.cast(durations, "int32") * ops.cast(token_mask, "int32")
-        frames, _, mel_length = self.length_regulator(encoded, durations, max_frames=max_frames)
+        _, alignment, mel_length = self.length_regulator(encoded, durations, max_frames=max_frames)
+        frames = self._expand(encoded, alignment, durations)
         frame_mask = sequence_mask(mel_length, ops.shape(frames)[1])
         _, mel = self._decode(frames, frame_mask, training=False)
         return {"mel": mel, "mel_length": mel_length, "durations": durations}

@@ -9,19 +9,29 @@ from typing import Any
 
 from models import registry
 
+# (peak learning rate, warm-up steps) when a run does not set them. The non-autoregressive
+# small presets learn fastest per CPU-minute at 3e-3 after 100 steps: on the demo corpus mlp's
+# teacher-forced mel L1 on one batch after 300 steps is 0.22 at 3e-3 (attention 0.20) against
+# 0.27 at 1e-3, and 1e-2 diverges. The others keep the usual 1e-3 (not measured otherwise).
+LEARNING_RECIPES = {
+    ("mlp", "small"): (3e-3, 100),
+    ("attention", "small"): (3e-3, 100),
+}
+DEFAULT_RECIPE = (1e-3, 200)
+
 
 @dataclasses.dataclass
 class TrainerConfig:
     model: str = "tacotron2"
     preset: str = "small"
     batch_size: int = 8  # per replica
-    peak_learning_rate: float = 1e-3
-    warmup_steps: int = 200
+    peak_learning_rate: float = 0.0  # 0: the family and preset's recipe (LEARNING_RECIPES)
+    warmup_steps: int = -1  # -1: the family and preset's recipe
     clip_norm: float = 1.0
     steps_per_epoch: int = 50  # checkpoint/validation cadence
     max_train_frames: int = 1000  # longer utterances stay out of training batches
     max_synthesis_frames: int = 1500  # free-running cap at serving time (~17 s)
-    griffin_lim_iterations: int = 32
+    griffin_lim_iterations: int = 12  # fast Griffin-Lim: as converged as 32 plain ones (vocoder.py)
     mixed_precision: str = "auto"  # auto: on when a GPU is visible
     jit_compile: str = "auto"  # auto: XLA on GPU only
     seed: int = 0
@@ -52,6 +62,11 @@ class TrainerConfig:
                 value = getattr(self, field.name)
                 value = checked_value(f"trainer setting {field.name}", value, field.default)
                 setattr(self, field.name, value)
+        recipe = LEARNING_RECIPES.get((self.model, self.preset), DEFAULT_RECIPE)
+        if self.peak_learning_rate <= 0.0:
+            self.peak_learning_rate = recipe[0]
+        if self.warmup_steps < 0:
+            self.warmup_steps = recipe[1]
         if not isinstance(self.model_overrides, dict):
             raise ValueError(f"model_overrides must be a dict, got {self.model_overrides!r}")
         if self.model_overrides:

@@ -30,9 +30,9 @@ STAGE_ALIASES = {
     "tflite": "TFLiteExporter",
 }
 
-# The family `run` trains unless told (attention trains on a CPU budget; tacotron2 does not),
+# The family `run` trains unless told (mlp learns fastest per CPU-minute; tacotron2 needs a GPU),
 # and the one served name of a voice across run, serve, synthesize and serving/deploy/.
-DEFAULT_MODEL = "attention"
+DEFAULT_MODEL = "mlp"
 DEFAULT_MODEL_NAME = "voice"
 
 # `tts-pipeline compile` (pipeline/compile_cli.py, pipeline/kubeflow_v2_runner.py):

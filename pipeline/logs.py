@@ -36,6 +36,10 @@ _PROJECT_DIRS = tuple(
 )
 _DETAIL_FORMAT = "%(asctime)s %(levelname)s %(name)s %(filename)s:%(lineno)d] %(message)s"
 _COMPONENT = re.compile(r"^Component (\S+) is (running|finished)\.$")
+# A long step's progress from this project's code ("Trainer: step 501/1500, 2.56 steps/s,
+# ETA 391 s; losses..."): shown up to the ";" at most once a minute per component.
+_PROGRESS = re.compile(r"^(\w+): ([^;]*\bETA\b[^;]*)")
+PROGRESS_EVERY_S = 60.0
 
 
 def log_path(output_dir: str, run_id: str) -> str:
@@ -64,6 +68,7 @@ class _Progress(logging.Handler):
         super().__init__(logging.INFO)
         self.stream = stream
         self.started: dict[str, float] = {}
+        self.last_progress: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -79,6 +84,9 @@ class _Progress(logging.Handler):
             if record.pathname.startswith(_PROJECT_DIRS):
                 return f"{record.levelname.lower()}: {record.getMessage()}"
             return None
+        progress = _PROGRESS.match(record.getMessage())
+        if progress and record.pathname.startswith(_PROJECT_DIRS):
+            return self._progress_line(*progress.groups())
         match = _COMPONENT.match(record.getMessage())
         if not match:
             return None
@@ -91,6 +99,14 @@ class _Progress(logging.Handler):
             return f"{time.strftime('%H:%M:%S')} Component {name} is running."
         elapsed = now - self.started.pop(name, now)
         return f"{time.strftime('%H:%M:%S')} Component {name} is finished in {elapsed:.1f} s."
+
+
+    def _progress_line(self, name: str, progress: str) -> str | None:
+        now = time.monotonic()
+        if now - self.last_progress.get(name, -PROGRESS_EVERY_S) < PROGRESS_EVERY_S:
+            return None
+        self.last_progress[name] = now
+        return f"{time.strftime('%H:%M:%S')}   {name}: {progress}"
 
 
 def _tee(read_fd: int, targets: list[int]) -> None:

@@ -48,7 +48,7 @@ def test_until_lists_its_stages():
 def test_one_default_family_and_voice_name_everywhere():
     commands = _subparsers(cli.build_parser())
     run = commands["run"].parse_args(["--data", "c", "--output", "o"])
-    assert cli.trainer_settings(run, default_model=configs.DEFAULT_MODEL)["model"] == "attention"
+    assert cli.trainer_settings(run, default_model=configs.DEFAULT_MODEL)["model"] == "mlp"
     assert run.model_name == "voice" == configs.DEFAULT_MODEL_NAME
     assert commands["synthesize"].parse_args(["Hi."]).model_name == "voice"
     assert commands["serve"].parse_args([]).model_name == "voice"

@@ -52,7 +52,7 @@ def test_a_run_is_quiet_logs_to_a_file_keeps_its_history_and_reruns_from_its_con
         "voice",
         run_id,
     )
-    assert config["resolved"]["trainer"]["model"] == "attention"
+    assert config["resolved"]["trainer"]["model"] == "mlp"
 
     # Again from the saved config; a flag on the command line wins over the file.
     again = _run("--config", os.path.join(run_dir, "run_config.json"), "--until", "examplegen")

@@ -118,3 +118,17 @@ def test_retrain_continue_sets_continue_training():
     assert configs.warm_start_setting("warm-start") is True
     with pytest.raises(ValueError, match="retrain_settings"):
         configs.warm_start_setting("continue")  # it would silently mean scratch there
+
+
+def test_learning_rate_and_warm_up_come_from_the_recipe_unless_set():
+    assert (
+        TrainerConfig(model="mlp").peak_learning_rate,
+        TrainerConfig(model="mlp").warmup_steps,
+    ) == (3e-3, 100)
+    assert TrainerConfig(model="tacotron2").peak_learning_rate == 1e-3
+    assert TrainerConfig(model="mlp", preset="base").warmup_steps == 200
+    given = TrainerConfig(model="mlp", peak_learning_rate=5e-4, warmup_steps=0)
+    assert (given.peak_learning_rate, given.warmup_steps) == (5e-4, 0)
+    # Resolved values travel: the Trainer reads back what the pipeline resolved.
+    again = TrainerConfig.from_custom_config(json.loads(given.to_json()))
+    assert again == given
