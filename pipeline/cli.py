@@ -411,24 +411,15 @@ def _synthesize_remote(args: argparse.Namespace, pieces: list[str]) -> int:
 
     where = args.rest or args.server
     try:
-        if args.rest:
-            result = client.synthesize_rest(
-                args.rest,
-                args.model_name,
-                pieces,
-                version=args.model_version,
-                version_label=args.version_label,
-                timeout_s=args.timeout,
-            )
-        else:
-            result = client.synthesize(
-                args.server,
-                args.model_name,
-                pieces,
-                version=args.model_version,
-                version_label=args.version_label,
-                timeout_s=args.timeout,
-            )
+        call = client.synthesize_rest if args.rest else client.synthesize  # same arguments
+        result = call(
+            where,
+            args.model_name,
+            pieces,
+            version=args.model_version,
+            version_label=args.version_label,
+            timeout_s=args.timeout,
+        )
     except client.SynthesisError as error:
         print(f"tts-pipeline synthesize: {where}: {error}", file=sys.stderr)
         return 2 if error.code.name in ("INVALID_ARGUMENT", "NOT_FOUND") else 1

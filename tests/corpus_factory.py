@@ -88,3 +88,17 @@ def resample_corpus_wavs(corpus_dir: str, rate: int) -> None:
         path = os.path.join(wavs, name)
         data, source_rate = sf.read(path, dtype="float32")
         sf.write(path, soxr.resample(data, source_rate, rate), rate, subtype="PCM_16")
+
+
+def sparse_wav(path, seconds: float, rate: int = 44100, channels: int = 2) -> None:
+    """A real PCM_16 WAV of `seconds` of silence, made in no time and no disk: a header,
+    then a file extended to its full size (a hole the file system does not store)."""
+    data_bytes = int(seconds * rate) * channels * 2
+    header = b"RIFF" + (36 + data_bytes).to_bytes(4, "little") + b"WAVEfmt "
+    header += (16).to_bytes(4, "little") + (1).to_bytes(2, "little")
+    header += channels.to_bytes(2, "little") + rate.to_bytes(4, "little")
+    header += (rate * channels * 2).to_bytes(4, "little") + (channels * 2).to_bytes(2, "little")
+    header += (16).to_bytes(2, "little") + b"data" + data_bytes.to_bytes(4, "little")
+    with open(path, "wb") as handle:
+        handle.write(header)
+        handle.truncate(len(header) + data_bytes)

@@ -8,6 +8,7 @@ import soundfile as sf
 
 from components.audio_example_gen import audio_io
 from components.audio_example_gen.audio_io import AudioDecodeError, QualityLimits
+from tests.corpus_factory import sparse_wav
 
 
 def _sine(rate: int, seconds: float = 0.5, freq: float = 440.0, amp: float = 0.5) -> np.ndarray:
@@ -252,25 +253,11 @@ def test_a_dangling_symlink_does_not_break_the_input_fingerprint(tmp_path):
     assert "num_files:2" in fingerprint and "unreadable:bad.wav" in fingerprint
 
 
-def _sparse_wav(path, seconds: float, rate: int = 44100, channels: int = 2) -> None:
-    """A real PCM_16 WAV of `seconds` of silence, made in no time and no disk: a header,
-    then a file extended to its full size (a hole the file system does not store)."""
-    data_bytes = int(seconds * rate) * channels * 2
-    header = b"RIFF" + (36 + data_bytes).to_bytes(4, "little") + b"WAVEfmt "
-    header += (16).to_bytes(4, "little") + (1).to_bytes(2, "little")
-    header += channels.to_bytes(2, "little") + rate.to_bytes(4, "little")
-    header += (rate * channels * 2).to_bytes(4, "little") + (channels * 2).to_bytes(2, "little")
-    header += (16).to_bytes(2, "little") + b"data" + data_bytes.to_bytes(4, "little")
-    with open(path, "wb") as handle:
-        handle.write(header)
-        handle.truncate(len(header) + data_bytes)
-
-
 def test_a_two_hour_file_is_too_long_from_its_header_without_being_decoded(tmp_path, monkeypatch):
     import resource
 
     path = tmp_path / "two-hours.wav"
-    _sparse_wav(path, 2 * 3600)  # 1.27 GB of 44.1 kHz stereo samples
+    sparse_wav(path, 2 * 3600)  # 1.27 GB of 44.1 kHz stereo samples
     assert audio_io.declared_duration_s(str(path)) == pytest.approx(7200, abs=0.01)
 
     def must_not_read(*args, **kwargs):

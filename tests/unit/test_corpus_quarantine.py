@@ -13,23 +13,10 @@ import pytest
 from pipeline import configs
 from pipeline.demo_corpus import build_demo_corpus
 from pipeline.local_runner import run_pipeline
+from tests.corpus_factory import sparse_wav
 
 GOOD = 4
 INGEST = configs.IngestConfig(eval_fraction=0.3, max_duration_s=12.0)
-
-
-def _two_hour_sparse_wav(path) -> None:
-    """2 h of 44.1 kHz stereo PCM_16 (1.27 GB) as a header and a hole: no disk, no time."""
-    rate, channels = 44100, 2
-    data_bytes = 2 * 3600 * rate * channels * 2
-    header = b"RIFF" + (36 + data_bytes).to_bytes(4, "little") + b"WAVEfmt "
-    header += (16).to_bytes(4, "little") + (1).to_bytes(2, "little")
-    header += channels.to_bytes(2, "little") + rate.to_bytes(4, "little")
-    header += (rate * channels * 2).to_bytes(4, "little") + (channels * 2).to_bytes(2, "little")
-    header += (16).to_bytes(2, "little") + b"data" + data_bytes.to_bytes(4, "little")
-    with open(path, "wb") as handle:
-        handle.write(header)
-        handle.truncate(len(header) + data_bytes)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +24,7 @@ def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile") / "corpus"
     build_demo_corpus(str(root), sentences=GOOD, seed=3)
     (root / "wavs" / "BAD-link.wav").symlink_to(root / "elsewhere" / "BAD-link.wav")
-    _two_hour_sparse_wav(root / "wavs" / "BAD-twohours.wav")
+    sparse_wav(root / "wavs" / "BAD-twohours.wav", 2 * 3600)  # 1.27 GB of samples, no disk
     with open(root / "metadata.csv", "a", encoding="utf-8") as handle:
         handle.write("BAD-link|The audio is a link to nowhere.\n")
         handle.write("BAD-twohours|A whole lecture.\n")
