@@ -213,7 +213,8 @@ def summarize(records: list[dict]) -> dict:
     ]
     summary = {k: float(np.mean([r[k] for r in records])) for k in keys}
     summary["utterances"] = len(records)
-    # Real-time factor over the whole set: seconds of compute per second of audio produced.
+    # Real-time factor: the median over utterances of seconds of compute per second of audio
+    # produced (each utterance carries its batch's figure).
     summary["rtf"] = float(np.median([r["rtf"] for r in records]))
     if "stopped" in records[0]:
         summary["non_stopping_share"] = float(np.mean([not r["stopped"] for r in records]))

@@ -100,7 +100,6 @@ class _Progress(logging.Handler):
         elapsed = now - self.started.pop(name, now)
         return f"{time.strftime('%H:%M:%S')} Component {name} is finished in {elapsed:.1f} s."
 
-
     def _progress_line(self, name: str, progress: str) -> str | None:
         now = time.monotonic()
         if now - self.last_progress.get(name, -PROGRESS_EVERY_S) < PROGRESS_EVERY_S:

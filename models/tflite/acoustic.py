@@ -16,15 +16,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-TOKEN_IDS = "token_ids"
-TOKEN_LENGTH = "token_length"
+from models.registry import MEL, MEL_LENGTH, TOKEN_IDS, TOKEN_LENGTH
+
 # tacotron2 only: the prenet's scaled keep masks for every decoder step, [max_steps, sum(units)]
 # float32, each entry 0 or 1 / (1 - dropout). An input rather than in-graph randomness: LiteRT's
 # builtin random ops cannot reproduce the server's draws, and an input lets the app seed (or
 # vary) the voice and lets tests compare against TensorFlow exactly.
 PRENET_NOISE = "prenet_noise"
-MEL = "mel"
-MEL_LENGTH = "mel_length"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -188,7 +188,3 @@ def operator_counts(model: bytes) -> dict[str, int]:
 def non_builtin_ops(model: bytes) -> list[str]:
     """The custom (e.g. Flex) operators a flatbuffer needs; empty for stock LiteRT."""
     return [name for name in operator_counts(model) if name.startswith(("CUSTOM", "UNKNOWN"))]
-
-
-def subgraph_count(model: bytes) -> int:
-    return schema.Model.GetRootAs(model, 0).SubgraphsLength()
