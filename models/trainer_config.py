@@ -25,8 +25,8 @@ class TrainerConfig:
     model: str = "tacotron2"
     preset: str = "small"
     batch_size: int = 8  # per replica
-    peak_learning_rate: float = 0.0  # 0: the family and preset's recipe (LEARNING_RECIPES)
-    warmup_steps: int = -1  # -1: the family and preset's recipe
+    peak_learning_rate: float = -1.0  # < 0: the family and preset's recipe (LEARNING_RECIPES)
+    warmup_steps: int = -1  # < 0: the family and preset's recipe
     clip_norm: float = 1.0
     steps_per_epoch: int = 50  # checkpoint/validation cadence
     max_train_frames: int = 1000  # longer utterances stay out of training batches
@@ -63,7 +63,7 @@ class TrainerConfig:
                 value = checked_value(f"trainer setting {field.name}", value, field.default)
                 setattr(self, field.name, value)
         recipe = LEARNING_RECIPES.get((self.model, self.preset), DEFAULT_RECIPE)
-        if self.peak_learning_rate <= 0.0:
+        if self.peak_learning_rate < 0.0:
             self.peak_learning_rate = recipe[0]
         if self.warmup_steps < 0:
             self.warmup_steps = recipe[1]

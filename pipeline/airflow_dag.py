@@ -31,10 +31,10 @@ class AirflowSettings:
     output_dir: str
     schedule: str = DEFAULT_SCHEDULE
     start_date: datetime.datetime = DEFAULT_START_DATE
-    model: str = "tacotron2"
+    model: str = configs.DEFAULT_MODEL
     preset: str = "small"
     train_steps: int = configs.DEFAULT_TRAIN_STEPS
-    model_name: str | None = None
+    model_name: str = configs.DEFAULT_MODEL_NAME
     push_dir: str | None = None
     beam_pipeline_args: str | None = None
     allow_anomalies: bool = False

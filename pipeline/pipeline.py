@@ -97,7 +97,7 @@ def create_pipeline(
     transform.add_upstream_node(anomaly_gate)
 
     trainer_config = TrainerConfig.from_custom_config(trainer)
-    model_name = model_name or trainer_config.voice_name or trainer_config.model
+    model_name = model_name or trainer_config.voice_name or configs.DEFAULT_MODEL_NAME
     if trainer_config.voice_name not in ("", model_name):
         raise ValueError(
             f"voice_name {trainer_config.voice_name!r} differs from the model name {model_name!r}"

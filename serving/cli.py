@@ -50,7 +50,8 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
 
     flag("port", int, 8500, "gRPC port; 0 disables gRPC")
     flag("rest_api_port", int, 0, "HTTP/REST port; 0 (the default) disables REST")
-    flag("model_name", str, "default", "name of the model (ignored with --model_config_file)")
+    # "voice": the pipeline's default voice name (serving may not import pipeline/).
+    flag("model_name", str, "voice", "name of the model (ignored with --model_config_file)")
     flag("model_base_path", str, None, "the model's base path: <base>/<version>/saved_model.pb")
     flag("model_config_file", str, None, "a models.config (ModelServerConfig text proto)")
     flag("model_config_file_poll_wait_seconds", int, 0, "re-read the config file; 0: never")

@@ -132,7 +132,7 @@ def test_retrain_continue_resolves_the_latest_voice_trained_under_the_name():
 def test_the_served_name_is_recorded_in_the_trainer_config():
     nodes = _nodes(create_pipeline("/r", "/c", "/m.sqlite", trainer={"model": "attention"}))
     config = json.loads(nodes["Trainer"].exec_properties["custom_config"])
-    assert config["voice_name"] == "attention"  # --model-name defaults to the model
+    assert config["voice_name"] == "voice"  # the one default name of run, serve and deploy
     with pytest.raises(ValueError, match="voice_name 'a' differs"):
         _pipeline(trainer={"voice_name": "a"})
 

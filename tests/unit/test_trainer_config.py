@@ -129,6 +129,8 @@ def test_learning_rate_and_warm_up_come_from_the_recipe_unless_set():
     assert TrainerConfig(model="mlp", preset="base").warmup_steps == 200
     given = TrainerConfig(model="mlp", peak_learning_rate=5e-4, warmup_steps=0)
     assert (given.peak_learning_rate, given.warmup_steps) == (5e-4, 0)
+    # 0 is a learning rate (an untrained voice, in the e2e tests), not "use the recipe".
+    assert TrainerConfig(model="mlp", peak_learning_rate=0.0).peak_learning_rate == 0.0
     # Resolved values travel: the Trainer reads back what the pipeline resolved.
     again = TrainerConfig.from_custom_config(json.loads(given.to_json()))
     assert again == given
