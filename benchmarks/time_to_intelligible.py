@@ -99,16 +99,10 @@ class HeldOut:
         audio, _ = griffin_lim(log_mel[None], np.array([len(log_mel)]), self.gl_iterations)
         return self.recognizer.phones(np.asarray(audio)[0], features.AUDIO.sample_rate)
 
-    def judge(self, model) -> dict:
-        voices, teacher_forced = [], []
+    def _voices(self, infer) -> list[np.ndarray]:
+        voices = []
         for batch in self.batches:
-            # Under the aligner's durations for the reference: if this is not heard either,
-            # the decoder never saw the right token at the right frame (the alignment failed).
-            forced, _ = registry.teacher_forced_views(model(batch, training=False))
-            forced = np.asarray(forced, np.float32) * self.std + self.mean
-            for row, length in enumerate(batch[registry.MEL_LENGTH].numpy()):
-                teacher_forced.append(forced[row, : int(length)])
-            out = model.infer(
+            out = infer(
                 batch[registry.TOKEN_IDS],
                 batch[registry.TOKEN_LENGTH],
                 max_frames=int(batch[registry.MEL_LENGTH].numpy().max()) * 3,
@@ -116,33 +110,67 @@ class HeldOut:
             mel = np.asarray(out["mel"], np.float32) * self.std + self.mean
             for row, length in enumerate(np.asarray(out["mel_length"])):
                 voices.append(mel[row, : max(int(length), 1)])
-        voices = voices[: len(self.references)]
+        return voices[: len(self.references)]
+
+    def _scores(self, voices: list[np.ndarray], prefix: str = "") -> dict:
         heard = [self._hear(mel) for mel in voices]
         per = phone_error_rate(heard, self.phones)
-        forced_heard = [self._hear(mel) for mel in teacher_forced[: len(self.references)]]
         chance = chance_phone_error_rate(heard, self.phones)
         content = content_scores(self.references, voices)
+        frames = sum(len(v) for v in voices) / sum(len(r) for r in self.references)
         return {
-            "content_margin_db": round(content["content_margin_db"], 3),
-            "content_accuracy": round(content["content_accuracy"], 3),
-            "phone_error_rate": round(per, 3),
-            "per_chance": round(chance, 3),
-            "per_ceiling": round(self.ceiling_per, 3),
-            "per_teacher_forced": round(phone_error_rate(forced_heard, self.phones), 3),
-            "intelligibility": round(
+            f"{prefix}content_margin_db": round(content["content_margin_db"], 3),
+            f"{prefix}content_accuracy": round(content["content_accuracy"], 3),
+            f"{prefix}phone_error_rate": round(per, 3),
+            f"{prefix}per_chance": round(chance, 3),
+            f"{prefix}intelligibility": round(
                 relative_intelligibility(per, chance, self.ceiling_per) or 0.0, 3
             ),
-            "example": " ".join(heard[0][:12]),
+            f"{prefix}length_ratio": round(frames, 3),  # voice frames / reference frames
+            f"{prefix}example": " ".join(heard[0][:12]),
         }
+
+    def judge(self, model, ablate_median_durations: bool = False) -> dict:
+        teacher_forced = []
+        for batch in self.batches:
+            # Under the aligner's durations for the reference: if this is not heard either,
+            # the decoder never saw the right token at the right frame (the alignment failed).
+            forced, _ = registry.teacher_forced_views(model(batch, training=False))
+            forced = np.asarray(forced, np.float32) * self.std + self.mean
+            for row, length in enumerate(batch[registry.MEL_LENGTH].numpy()):
+                teacher_forced.append(forced[row, : int(length)])
+        forced_heard = [self._hear(mel) for mel in teacher_forced[: len(self.references)]]
+        row = {
+            **self._scores(self._voices(model.infer)),
+            "per_ceiling": round(self.ceiling_per, 3),
+            "per_teacher_forced": round(phone_error_rate(forced_heard, self.phones), 3),
+        }
+        if ablate_median_durations:
+            # The same weights speaking at the duration predictor's median (the old default).
+            config = model.model_config
+            corrected = config.duration_mean_correction
+            config.duration_mean_correction = False
+            try:
+                row.update(self._scores(self._voices(model.infer), prefix="median_"))
+            finally:
+                config.duration_mean_correction = corrected
+        return row
 
 
 class JudgeEvery(keras.callbacks.Callback):
     """Judges the voice every `every_s` of training wall time (judging time not counted)."""
 
     def __init__(
-        self, family: str, held_out: HeldOut, every_s: float, budget_s: float, plot_dir: str
+        self,
+        family: str,
+        held_out: HeldOut,
+        every_s: float,
+        budget_s: float,
+        plot_dir: str,
+        ablate_median_durations: bool = False,
     ):
         super().__init__()
+        self.ablate_median_durations = ablate_median_durations
         self.plot_dir = plot_dir
         self.family, self.held_out = family, held_out
         self.every_s, self.budget_s = every_s, budget_s
@@ -166,8 +194,9 @@ class JudgeEvery(keras.callbacks.Callback):
             "steps": steps,
             "steps_per_s": round((steps - self.steps_at_judgement) / self.since_judged_s, 2),
             "loss": round(float(logs.get("loss", float("nan"))), 3) if logs else None,
-            **self.held_out.judge(self.model),
+            **self.held_out.judge(self.model, self.ablate_median_durations),
             "judge_s": round(time.monotonic() - judged_at, 1),
+            "load_1min": round(os.getloadavg()[0], 2),  # shared machines: read minutes with it
         }
         plot = os.path.join(self.plot_dir, f"alignment-{self.family}-{steps}-steps.png")
         plot_alignment(self.model, self.held_out.batches[0], plot)
@@ -191,7 +220,11 @@ def train_and_judge(family: str, args, train_files, eval_files, spec) -> list[di
     model = registry.build_model(family, config.preset, **overrides)
     model(held_out.batches[0], training=False)
     model.compile(optimizer=make_optimizer(config))
-    judge = JudgeEvery(family, held_out, args.eval_every * 60, args.minutes * 60, args.workdir)
+    config_fields = vars(model.model_config)
+    ablate = args.ablate_median_durations and "duration_mean_correction" in config_fields
+    judge = JudgeEvery(
+        family, held_out, args.eval_every * 60, args.minutes * 60, args.workdir, ablate
+    )
     model.fit(dataset, epochs=1_000_000, steps_per_epoch=25, callbacks=[judge], verbose=0)
     rows = judge.rows
     return rows
@@ -205,20 +238,33 @@ def main() -> None:
     parser.add_argument("--eval-every", type=float, default=3.0, help="wall minutes")
     parser.add_argument("--utterances", type=int, default=16, help="held-out utterances judged")
     parser.add_argument("--sentences", type=int, default=200)
+    parser.add_argument(
+        "--ablate-median-durations",
+        action="store_true",
+        help="also judge the NAR voices at the duration predictor's median (the old default)",
+    )
     parser.add_argument("--set", action="append", default=[], help="KEY=VALUE, model.FIELD=V")
     parser.add_argument("--workdir", default="/tmp/tts-time-to-intelligible")
     args = parser.parse_args()
     train_files, eval_files, spec = _transformed(args.workdir, args.sentences)
     results = {f: train_and_judge(f, args, train_files, eval_files, spec) for f in args.families}
     print(f"{'family':<10} {'min':>5} {'steps':>6} {'step/s':>6} {'margin dB':>9} "
-          f"{'PER':>6} {'chance':>6} {'ceiling':>7} {'forced':>6} {'intellig.':>9}")  # fmt: skip
+          f"{'PER':>6} {'chance':>6} {'ceiling':>7} {'forced':>6} {'intellig.':>9} "
+          f"{'length':>6}")  # fmt: skip
     for rows in results.values():
         for r in rows:
             print(
                 f"{r['family']:<10} {r['train_min']:>5} {r['steps']:>6} {r['steps_per_s']:>6} "
                 f"{r['content_margin_db']:>9} {r['phone_error_rate']:>6} {r['per_chance']:>6} "
-                f"{r['per_ceiling']:>7} {r['per_teacher_forced']:>6} {r['intelligibility']:>9}"
+                f"{r['per_ceiling']:>7} {r['per_teacher_forced']:>6} {r['intelligibility']:>9} "
+                f"{r['length_ratio']:>6}"
             )
+            if "median_phone_error_rate" in r:
+                print(
+                    f"{'  median':<10} {'':>5} {'':>6} {'':>6} {r['median_content_margin_db']:>9} "
+                    f"{r['median_phone_error_rate']:>6} {r['median_per_chance']:>6} {'':>7} "
+                    f"{'':>6} {r['median_intelligibility']:>9} {r['median_length_ratio']:>6}"
+                )
     with open(os.path.join(args.workdir, "results.json"), "w") as handle:
         json.dump(results, handle, indent=2)
 

@@ -41,6 +41,9 @@ class NARConfig:
     duration_filters: int = 64
     duration_kernel_size: int = 3
     duration_dropout: float = 0.1
+    # Synthesis uses the mean duration the predictor's learned spread implies (True), or the
+    # median its log-domain regression gives (False: speech ~20% short on a small voice).
+    duration_mean_correction: bool = True
     # Alignment (Grad-TTS, Popov et al. 2021): each token predicts a mel mean from the encoder;
     # the durations are the monotonic path that best explains the reference under those means
     # and the beta-binomial prior (Badlani et al. 2021) that keeps early paths near the diagonal.
@@ -259,12 +262,17 @@ class NonAutoregressiveTTS(keras.Model):
         duration_loss = ops.sum(ops.square(log_pred - log_target) * token_mask) / ops.maximum(
             ops.sum(token_mask), 1.0
         )
+        duration_spread_loss = self.duration_predictor.spread_loss(log_pred, log_target, token_mask)
         prior_error = ops.square(y_pred["aligned_means"] - target) * frame_mask[:, :, None]
         prior_loss = ops.sum(prior_error) / ops.maximum(
             ops.sum(frame_mask) * ops.shape(target)[2], 1.0
         )
 
-        total = mel_loss + c.duration_loss_weight * duration_loss + c.prior_loss_weight * prior_loss
+        total = (
+            mel_loss
+            + c.duration_loss_weight * (duration_loss + duration_spread_loss)
+            + c.prior_loss_weight * prior_loss
+        )
         for loss in self.losses:  # regularisers, if any
             total = total + ops.cast(ops.sum(loss), total.dtype)
         self.mel_loss_tracker.update_state(mel_loss)
@@ -297,12 +305,15 @@ class NonAutoregressiveTTS(keras.Model):
     def infer(self, token_ids, token_length, max_frames: int | None = None) -> dict:
         """Free-running synthesis: {"mel" [B, F, n_mels], "mel_length" [B], "durations" [B, T]}.
 
-        Durations are exp(prediction) - 1, rounded, at least 1 per real token. F is max_frames
-        when given (static; longer utterances are cut), else the longest predicted total.
+        Durations are the predictor's mean frames per token (DurationPredictor.frames), at
+        least 1 per real token. F is max_frames when given (static; longer utterances are cut),
+        else the longest predicted total.
         """
         encoded, token_mask = self._encode_tokens(token_ids, token_length)
         log_duration = self.duration_predictor(encoded, padding_mask=token_mask, training=False)
-        durations = ops.maximum(ops.round(ops.exp(log_duration) - 1.0), 1.0)
+        durations = self.duration_predictor.frames(
+            log_duration, mean=self.model_config.duration_mean_correction
+        )
         return self._synthesise(encoded, durations, token_mask, max_frames)
 
     def get_config(self) -> dict:

@@ -14,7 +14,7 @@ from models.layers.alignment import (
     gaussian_log_likelihood,
     monotonic_alignment_search,
 )
-from models.layers.nar_blocks import ChunkedDepthwiseConv1D, LengthRegulator
+from models.layers.nar_blocks import ChunkedDepthwiseConv1D, DurationPredictor, LengthRegulator
 from models.registry import build_model, model_class
 
 FAMILIES = ("attention", "mlp")  # FastSpeech, Mixer-TTS
@@ -315,3 +315,33 @@ def test_overfits_four_utterances(family):
     assert share >= _boundaries_within_one_frame(even, true_durations) + 0.1
     for b, d in enumerate(true_durations):
         assert (durations[b, : len(d)] >= 1).all()
+    # The spread loss reaches the duration spread (it starts at 0, i.e. variance 1, and the
+    # residuals of an overfit predictor are far smaller).
+    assert float(model.duration_predictor.residual_log_variance) < -0.1
+
+
+def test_duration_predictor_speaks_at_the_mean_duration():
+    """Durations whose log has irreducible noise: frames at the lognormal mean add up to the
+    true total, the median (exp of the regression) falls ~20% short, and the spread loss is
+    lowest at the residuals' mean square."""
+    rng = np.random.default_rng(0)
+    predictor = DurationPredictor(8, 3, 0.0)
+    predictor.build((None, None, 4))
+    mu = rng.uniform(1.0, 2.5, size=(8, 50)).astype("float32")  # the best a predictor can do
+    noise = rng.normal(0.0, math.sqrt(0.4), size=mu.shape).astype("float32")
+    true_frames = np.maximum(np.round(np.exp(mu + noise) - 1.0), 1.0)
+    mask = np.ones_like(mu)
+
+    log_target = np.log(true_frames + 1.0).astype("float32")
+    mean_square = float(np.mean(np.square(mu - log_target)))
+    losses = {}
+    for shift in (-0.3, 0.0, 0.3):
+        predictor.residual_log_variance.assign(math.log(mean_square) + shift)
+        losses[shift] = float(predictor.spread_loss(mu, log_target, mask))
+    assert losses[0.0] < losses[-0.3] and losses[0.0] < losses[0.3]
+
+    predictor.residual_log_variance.assign(math.log(mean_square))
+    mean_total = float(np.sum(predictor.frames(mu, mean=True)))
+    median_total = float(np.sum(predictor.frames(mu, mean=False)))
+    assert 0.95 < mean_total / true_frames.sum() < 1.05
+    assert median_total / true_frames.sum() < 0.9
