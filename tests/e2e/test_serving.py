@@ -22,7 +22,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving import cli, tensors
+from serving import cli, client, tensors
 from serving.server import ModelServer, ServerOptions
 from serving.testing import export_voice
 
@@ -422,6 +422,19 @@ def test_client_cli_writes_a_wav(server, tmp_path, capsys):
     assert "version 1" in capsys.readouterr().out
     assert cli.main(["synthesize", "Hi.", "--server", address, "--model-name", "nope"]) == 2
     assert "NOT_FOUND" in capsys.readouterr().err
+
+
+def test_tensorflow_free_client_gets_the_official_stubs_audio(server):
+    """serving.client (wire_protos, no TensorFlow) against a real voice: bit for bit the audio
+    the official predict_pb2 stub gets (tests/unit/test_client_grpc.py runs it with TF blocked)."""
+    texts = ["Hello there.", "Hi."]
+    request = _request(texts, output_filter=["audio", "audio_length"])
+    official = _outputs(server.predictions.Predict(request, timeout=TIMEOUT_S))
+    result = client.synthesize(f"127.0.0.1:{server.grpc_port}", "voice", texts, version=1)
+    assert (result.model_name, result.version) == ("voice", 1)
+    for row, wave in enumerate(result.waves):
+        length = int(official["audio_length"][row])
+        np.testing.assert_array_equal(wave, official["audio"][row, :length])
 
 
 def test_requests_built_with_tf_make_tensor_proto(server):
