@@ -9,10 +9,12 @@ import sys
 from typing import Any
 
 from models.tflite.cli import add_export_tflite_parser
+from models.voice_card import DEFAULT_LICENCE
 from pipeline.compile_cli import add_compile_parser
 from pipeline.configs import DEFAULT_MODEL, DEFAULT_MODEL_NAME
 from pipeline.run_config import parse_settings
 from pipeline.text_split import DEFAULT_MAX_CHARS
+from pipeline.voices_cli import add_voices_parser
 from serving.cli import add_client_arguments, add_serve_parser
 
 
@@ -332,6 +334,7 @@ def _run_pipeline(args: argparse.Namespace, trainer: dict, run_id: str) -> dict:
         beam_pipeline_args=beam_args,
         enable_cache=not args.no_cache,
         run_id=run_id,
+        voice_licence=args.voice_licence,
     )
 
 
@@ -619,6 +622,13 @@ def build_parser() -> argparse.ArgumentParser:
         "`serve` and serving/deploy/models.config serve it",
     )
     run.add_argument("--push-dir", default=None, help="push base (default: OUTPUT/serving)")
+    run.add_argument(
+        "--voice-licence",
+        default=DEFAULT_LICENCE,
+        metavar="LICENCE",
+        help="the licence the voice card of every pushed voice and mobile bundle names, e.g. "
+        "CC-BY-4.0 (the corpus's terms decide it)",
+    )
     from models.thresholds import describe_defaults  # pure Python: cheap
 
     run.add_argument(
@@ -687,6 +697,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.formatter_class = HelpFormatter
     _default_voice_name(compile_)  # the Kubeflow pipeline pushes under the same name
     add_export_tflite_parser(commands).formatter_class = HelpFormatter
+    add_voices_parser(commands).formatter_class = HelpFormatter
     return parser
 
 

@@ -17,6 +17,7 @@ from components.tflite_exporter.component import TFLiteExporter
 from components.tts_evaluator.component import TTSEvaluator
 from models import features
 from models.trainer_config import TrainerConfig
+from models.voice_card import DEFAULT_LICENCE
 from pipeline import configs, resolvers
 
 
@@ -37,6 +38,7 @@ def create_pipeline(
     enable_cache: bool = True,
     pipeline_name: str = configs.PIPELINE_NAME,
     stock_resolvers_only: bool = False,
+    voice_licence: str = DEFAULT_LICENCE,
 ) -> tfx.dsl.Pipeline:
     """The pipeline through `until` (a stage of configs.STAGES, default: the last).
 
@@ -47,6 +49,7 @@ def create_pipeline(
     validation judge that new batch; Transform, Trainer and Evaluator read every span.
     `stock_resolvers_only` (Kubeflow V2, whose compiler takes only TFX's own strategies):
     Transform reads the newest span, and model resolution has no "created before" anchor.
+    `voice_licence` goes on the voice card of every pushed voice and mobile bundle.
     """
     ingest = ingest or configs.IngestConfig()
     last = configs.resolve_stage(until)
@@ -144,6 +147,7 @@ def create_pipeline(
         transform_graph=transform.outputs["transform_graph"],
         model=trainer_component.outputs["model"],
         baseline_model=baseline.outputs["model"],
+        corpus=corpus_examples,  # its size goes on the voice card, through the blessing
         model_name=model_name,
         thresholds=evaluation.thresholds,
         baseline_tolerance=evaluation.baseline_tolerance,
@@ -151,7 +155,9 @@ def create_pipeline(
         report_samples=evaluation.report_samples,
         griffin_lim_iterations=trainer_config.griffin_lim_iterations,
     ).with_id("Evaluator")
-    # The stock Pusher's contract; a version directory appears whole (a rename) or not at all.
+    # The stock Pusher's contract; a version directory appears whole (a rename) or not at all,
+    # with its voice card (the operator's fields in custom_config).
+    card_options = {"licence": voice_licence}
     pusher = AtomicPusher(
         model=trainer_component.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
@@ -160,6 +166,7 @@ def create_pipeline(
                 base_directory=os.path.join(push_base or pipeline_root + "/serving", model_name)
             )
         ),
+        custom_config={"voice_card": card_options},
     ).with_id("Pusher")
 
     # The phone bundle: only a blessed voice, judged on the eval split's sentences.
@@ -167,6 +174,7 @@ def create_pipeline(
         model=trainer_component.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         examples=transform.outputs["transformed_examples"],
+        voice_card=card_options,
     )
 
     ordered = [

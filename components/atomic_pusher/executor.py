@@ -4,11 +4,14 @@ The stock Pusher copies into <base>/<version>/ in place, saved_model.pb last. TF
 loads a version as soon as saved_model.pb is there and our local server waits for a stable
 listing, but a push killed mid-copy still leaves a numbered directory behind that the next
 server start may try to load. Here the copy goes to a hidden, non-numeric directory in the
-same base (TF Serving ignores it), and one rename publishes the whole version.
+same base (TF Serving ignores it), and one rename publishes the whole version, its voice card
+(voice_card.json, VOICE_CARD.md) included: TF Serving and serving/ load a version directory's
+SavedModel files and ignore other files in it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,6 +23,9 @@ from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
+
+from components import voice_card_artifacts
+from models import voice_card
 
 PARTIAL_PREFIX = ".partial-"  # <base>/.partial-<version>-<pid>: a push in progress
 _PARTIAL = re.compile(r"^\.partial-\d+-(\d+)$")
@@ -49,8 +55,11 @@ def remove_dead_partials(base_directory: str) -> list[str]:
     return removed
 
 
-def push_atomically(model_path: str, base_directory: str, version: str) -> str:
+def push_atomically(
+    model_path: str, base_directory: str, version: str, extra_files: dict[str, str] | None = None
+) -> str:
     """Publishes `model_path` as <base_directory>/<version>/ in one rename; returns that path.
+    `extra_files` ({name: text}, the voice card) are written into the copy before the rename.
 
     An existing version directory is left as it is (the stock Pusher's rule). On a file
     system without directory rename (object stores), the copy falls back to the stock
@@ -67,6 +76,8 @@ def push_atomically(model_path: str, base_directory: str, version: str) -> str:
     if fileio.exists(partial):
         fileio.rmtree(partial)
     io_utils.copy_dir(model_path, partial)
+    for name, text in (extra_files or {}).items():
+        io_utils.write_string_file(os.path.join(partial, name), text)
     try:
         fileio.rename(partial, serving_path)
     except Exception:  # noqa: BLE001 - e.g. gs://: no directory rename
@@ -108,8 +119,33 @@ class Executor(pusher_executor.Executor):
         ):
             raise NotImplementedError(f"Invalid Versioning {versioning}")
         version = str(int(time.time()))
-        serving_path = push_atomically(model_path, destination.filesystem.base_directory, version)
+        base = destination.filesystem.base_directory
+        card = self._voice_card(input_dict, exec_properties, model_path, base, version)
+        serving_path = push_atomically(
+            model_path, base, version, extra_files=voice_card.card_files(card)
+        )
         logging.info("Model written to serving path %s.", serving_path)
         io_utils.copy_dir(model_path, model_push.uri)  # the archive copy, as the stock Pusher
+        voice_card_artifacts.write_card(model_push.uri, card)
         self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)
         logging.info("Model pushed to %s.", model_push.uri)
+
+    @staticmethod
+    def _voice_card(input_dict, exec_properties, model_path: str, base: str, version: str):
+        """The card of this push: served name (the base's last part) and version, the voice's
+        own description, the Evaluator's verdict and corpus (on the blessing), the operator's
+        fields (custom_config["voice_card"], e.g. the licence)."""
+        blessings = input_dict.get(standard_component_specs.MODEL_BLESSING_KEY) or []
+        blessing = blessings[0] if blessings else None
+        custom_config = json.loads(
+            exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null"
+        )
+        models = input_dict.get(standard_component_specs.MODEL_KEY) or []
+        return voice_card_artifacts.card_for_model(
+            model_path,
+            blessing,
+            name=os.path.basename(base.rstrip("/")),  # <push base>/<served name>/<version>
+            version=version,
+            options=(custom_config or {}).get(voice_card_artifacts.OPTIONS_KEY),
+            source_model=models[0].uri if models else model_path,
+        )

@@ -309,6 +309,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         quarantine.set_string_custom_property(
             "reason_counts", json.dumps(summary["quarantined_by_reason"], sort_keys=True)
         )
+        examples.set_string_custom_property("input_base", input_base)  # the voice card's corpus
         for name, totals in summary["splits"].items():
             examples.set_int_custom_property(f"num_examples_{name}", totals["examples"])
             examples.set_float_custom_property(f"audio_seconds_{name}", totals["audio_s"])

@@ -14,7 +14,8 @@ dynamic-range int8; "all" for every one), checks each against the SavedModel (me
 lengths, audio SNR) and times it under LiteRT with 1 and 2 threads. The first passing variant
 of `bundle_preference` becomes the bundle; failed variants are reported, never shipped. An
 unknown variant name is refused when the pipeline is built, with the list of choices; the
-component logs one line per variant as it finishes, with its elapsed time.
+component logs one line per variant as it finishes, with its elapsed time. The bundle carries
+a voice card (voice_card.json, VOICE_CARD.md) from the blessing and `voice_card` ({"licence"}).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class TFLiteExporterSpec(ComponentSpec):
         "bundle_preference": ExecutionParameter(type=str),  # JSON list, first passing ships
         "max_tokens": ExecutionParameter(type=int),
         "max_sentences": ExecutionParameter(type=int),
+        # JSON {"licence": ...}: the operator's fields of the bundle's voice card.
+        "voice_card": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "model": ChannelParameter(type=standard_artifacts.Model),
@@ -62,6 +65,7 @@ class TFLiteExporter(base_component.BaseComponent):
         bundle_preference: str | tuple[str, ...] = ("float16", "none"),
         max_tokens: int = DEFAULT_MAX_TOKENS,
         max_sentences: int = executor.DEFAULT_MAX_SENTENCES,
+        voice_card: dict | None = None,
     ):
         spec = TFLiteExporterSpec(
             model=model,
@@ -71,6 +75,7 @@ class TFLiteExporter(base_component.BaseComponent):
             bundle_preference=json.dumps(_quantize_list(bundle_preference)),
             max_tokens=int(max_tokens),
             max_sentences=int(max_sentences),
+            voice_card=json.dumps(voice_card or {}, sort_keys=True),
             tflite_bundle=types.Channel(type=TFLiteBundle),
         )
         super().__init__(spec=spec)

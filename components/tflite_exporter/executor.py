@@ -13,7 +13,8 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from models import data, features
+from components import voice_card_artifacts
+from models import data, features, voice_card
 from models.tflite.export import REPORT_FILE, export_tflite
 
 DEFAULT_MAX_SENTENCES = 8
@@ -107,3 +108,16 @@ class Executor(base_executor.BaseExecutor):
         if not shipped["shipped"]:
             output.set_string_custom_property("message", shipped["reason"])
             logging.error("TFLiteExporter: nothing shipped: %s", shipped["reason"])
+            return
+        blessing = blessings[0] if blessings else None
+        card = voice_card_artifacts.card_for_model(
+            path_utils.serving_model_path(model.uri),
+            blessing,
+            name=voice_card_artifacts.model_name_of(blessing),
+            version=None,  # a bundle is not a served version; source_model names its voice
+            options=json.loads(exec_properties.get("voice_card") or "{}"),
+            source_model=model.uri,
+            artifact=voice_card.TFLITE_BUNDLE,
+            extra={"tflite_variant": shipped["variant"]},
+        )
+        voice_card_artifacts.write_card(shipped["path"], card)

@@ -14,6 +14,7 @@ Example:
         transform_graph=transform.outputs["transform_graph"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"],
+        corpus=example_gen.outputs["examples"],  # optional: the corpus on the voice card
         model_name="tacotron2",
         thresholds={"mcd_db": 12.0, "intelligibility": None},  # over the defaults
     )
@@ -53,6 +54,9 @@ class TTSEvaluatorSpec(ComponentSpec):
         "transform_graph": ChannelParameter(type=standard_artifacts.TransformGraph),
         "model": ChannelParameter(type=standard_artifacts.Model),
         "baseline_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
+        # AudioExampleGen's examples, every span: their counts and hours go on the blessing
+        # for the voice card (components/voice_card_artifacts.py).
+        "corpus": ChannelParameter(type=standard_artifacts.Examples, optional=True),
     }
     OUTPUTS = {
         "evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
@@ -73,6 +77,7 @@ class TTSEvaluator(base_component.BaseComponent):
         model: types.BaseChannel,
         model_name: str,
         baseline_model: types.BaseChannel | None = None,
+        corpus: types.BaseChannel | None = None,
         thresholds: dict[str, float | None] | None = None,
         baseline_tolerance: float = 0.05,
         max_utterances: int = 0,
@@ -84,6 +89,7 @@ class TTSEvaluator(base_component.BaseComponent):
             transform_graph=transform_graph,
             model=model,
             baseline_model=baseline_model,
+            corpus=corpus,
             model_name=model_name,
             # Stored merged, so the execution (and its cache key) records the thresholds in force.
             thresholds=json.dumps(blessing.merge_thresholds(thresholds), sort_keys=True),

@@ -15,6 +15,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
+from components import voice_card_artifacts
 from components.tts_evaluator import blessing, report
 from models import data, export, features, intelligibility
 from models.evaluation import CONTENT_UTTERANCES, evaluate_model, summarize
@@ -107,6 +108,17 @@ class Executor(base_executor.BaseExecutor):
 
         verdict = artifact_utils.get_single_instance(output_dict["blessing"])
         self._write_blessing(verdict, decision, model, baseline, model_name)
+        # What the voice card of a pushed voice or bundle says about its evaluation and data.
+        verdict.set_string_custom_property(
+            voice_card_artifacts.METRICS_PROPERTY, json.dumps(candidate)
+        )
+        verdict.set_string_custom_property(
+            voice_card_artifacts.THRESHOLDS_PROPERTY, json.dumps(thresholds, sort_keys=True)
+        )
+        verdict.set_string_custom_property(
+            voice_card_artifacts.CORPUS_PROPERTY,
+            json.dumps(voice_card_artifacts.corpus_from_examples(input_dict.get("corpus"))),
+        )
         logging.info("TTSEvaluator: %s (%s)", decision.blessed, decision.message())
 
     @staticmethod
