@@ -219,13 +219,20 @@ def write_card(directory: str, card: dict[str, Any]) -> None:
             handle.write(text)
 
 
-def read_card(directory: str) -> dict[str, Any] | None:
-    """The card in a local voice directory, or None when it has none."""
-    path = os.path.join(directory, CARD_FILE)
-    if not os.path.isfile(path):
+def _read_json(path: str) -> dict[str, Any] | None:
+    """The JSON object in a local file; None when it is absent or unreadable (a listing
+    shows what it can rather than stopping at one damaged version)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = json.load(handle)
+    except (OSError, ValueError):
         return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return value if isinstance(value, dict) else None
+
+
+def read_card(directory: str) -> dict[str, Any] | None:
+    """The card in a local voice directory, or None when it has none (or it is unreadable)."""
+    return _read_json(os.path.join(directory, CARD_FILE))
 
 
 def voice_name(voice_info: dict[str, Any], fallback: str = "unnamed") -> str:
@@ -277,11 +284,7 @@ def _card_or_voice_info(version_dir: str, name: str, version: str) -> tuple[dict
     card = read_card(version_dir)
     if card is not None:
         return card, True
-    voice_info: dict[str, Any] = {}
-    path = os.path.join(version_dir, "assets", VOICE_FILE)
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as handle:
-            voice_info = json.load(handle)
+    voice_info = _read_json(os.path.join(version_dir, "assets", VOICE_FILE)) or {}
     card = {
         "name": name,
         "version": version,

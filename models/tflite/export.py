@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from absl import logging
 
+from models import voice_card
 from models.features import AudioConfig
 from models.tflite import DEFAULT_MAX_TOKENS, bundle, convert, parity
 from models.tflite.acoustic import MEL, MEL_LENGTH, acoustic_function
@@ -328,6 +329,11 @@ def export_tflite(
             + f", {time.monotonic() - started:.0f} s so far"
         )
     report["bundle"] = _ship(out_dir, report, preference)
+    if report["bundle"]["shipped"]:  # the pipeline's TFLiteExporter rewrites it from its blessing
+        card = voice_card.bundle_card(
+            source.saved_model_dir, source.voice, report["bundle"]["variant"]
+        )
+        voice_card.write_card(report["bundle"]["path"], card)
     write_report(out_dir, report)
     return report
 

@@ -3,13 +3,16 @@ than the blessed baseline of its name, reaches the push directory."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
 import pytest
 
 from components.tts_evaluator.blessing import ALL_OFF
+from models import voice_card
 from pipeline import configs
+from pipeline.cli import main
 from pipeline.local_runner import run_pipeline
 from tests.corpus_factory import INGEST
 from tests.e2e.pushes import pushed_versions
@@ -80,6 +83,27 @@ def test_trained_voice_is_blessed_and_pushed_in_serving_layout(runs):
     assert os.path.realpath(pusher["pushed_destination"]) == os.path.realpath(pushed)
     assert os.path.exists(os.path.join(pushed, "saved_model.pb"))
     assert os.path.exists(os.path.join(pushed, "assets", "voice.json"))
+
+
+def test_the_pushed_version_carries_its_voice_card_and_voices_lists_it(runs, first_run, capsys):
+    trained = runs["trained"]
+    (version,) = runs["versions"][1]
+    card = voice_card.read_card(os.path.join(runs["push_dir"], MODEL_NAME, version))
+    assert (card["name"], card["version"]) == (MODEL_NAME, version)
+    assert (card["family"], card["preset"]) == ("attention", "small")
+    assert card["training"]["steps"] == trained["Trainer"]["training"]["total_steps"]
+    assert card["evaluation"]["blessed"] is True
+    assert card["evaluation"]["thresholds"] == {"length_error": LENGTH_CEILING["length_error"]}
+    assert card["evaluation"]["metrics"]["length_error"] == pytest.approx(
+        trained["Evaluator"]["metrics"]["length_error"]
+    )
+    assert card["corpus"]["uri"] == os.path.abspath(first_run[0])
+    assert card["corpus"]["utterances"] > 0 and card["corpus"]["audio_seconds"] > 0
+    assert card["licence"] == voice_card.DEFAULT_LICENCE
+    assert main(["voices", runs["push_dir"], "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert [v["version"] for v in listed["versions"]] == [version]
+    assert listed["versions"][0]["blessed"] is True and listed["versions"][0]["has_card"]
 
 
 def test_worse_candidate_than_blessed_baseline_is_refused_and_push_stays(runs):

@@ -54,6 +54,8 @@ def push_dir(tmp_path):
     (voice / ".partial-1700001000-99").mkdir()  # a push in progress: not a version
     (voice / "1700002000").mkdir()  # no saved_model.pb yet: not a version
     _version(tmp_path / "push" / "narrator", "5", 40)  # numbered by hand, no card
+    _version(tmp_path / "push" / "narrator", "6", 50)
+    (tmp_path / "push" / "narrator" / "6" / voice_card.CARD_FILE).write_text("{not json")
     return str(tmp_path / "push")
 
 
@@ -72,17 +74,18 @@ def test_the_table_lists_every_voice_and_version_newest_first(push_dir, capsys):
     ]
     rows = [line.split() for line in lines[1:]]
     assert [(r[0], r[1]) for r in rows] == [
+        ("narrator", "6"),  # a damaged card: listed with what voice.json offers
         ("narrator", "5"),
         ("voice", "1700000900"),
         ("voice", "1700000500"),
         ("voice", "1700000000"),
     ]
-    newest = lines[2]
+    newest = lines[3]
     assert "mlp/small" in newest and "3000" in newest and "margin_dB 0.5" in newest
     assert "intell 0.28" in newest and "rtf" not in newest  # the headline metrics only
     assert " no " in newest and "2026-01-02T03:04:05Z" in newest and "CC-BY-4.0" in newest
-    assert " yes " in lines[3] and "margin_dB 1.03" in lines[3]
-    pre_card = lines[4]  # what voice.json offers, the date from the version's timestamp
+    assert " yes " in lines[4] and "margin_dB 1.03" in lines[4]
+    pre_card = lines[5]  # what voice.json offers, the date from the version's timestamp
     assert "attention/small" in pre_card and "100" in pre_card and "no card" in pre_card
     assert "2023-11-14T22:13:20Z" in pre_card
 

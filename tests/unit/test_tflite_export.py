@@ -21,6 +21,7 @@ from components.tflite_exporter.executor import (
     eval_sentences,
     is_blessed,
 )
+from models import voice_card
 from models.testing import export_untrained_voice
 from models.tflite import bundle, convert, parity
 from models.tflite.cli import add_export_tflite_parser
@@ -121,8 +122,14 @@ def test_report_variants_and_bundle_layout(exported):
         "rules.json",
         "golden_tokens.json",
         "tts_text",
+        voice_card.CARD_FILE,
+        voice_card.CARD_MARKDOWN_FILE,
     ):
         assert required in names
+    card = voice_card.read_card(os.path.join(out, "bundle"))  # no card beside the source:
+    assert card["artifact"] == voice_card.TFLITE_BUNDLE  # built from its voice.json
+    assert (card["tflite_variant"], card["family"]) == ("float16", "mlp")
+    assert card["evaluation"]["blessed"] is None and card["licence"] == "unspecified"
     with open(os.path.join(out, "report.json"), encoding="utf-8") as handle:
         assert json.load(handle)["bundle"]["variant"] == "float16"
     markdown = open(os.path.join(out, "report.md"), encoding="utf-8").read()
