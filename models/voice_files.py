@@ -2,8 +2,9 @@
 base, a pipeline output and its run history) and the wav files synthesis writes.
 
 Standard library only at import (numpy and soundfile load when a wav is written): the CLI,
-serving and the TFLite export use it without loading TensorFlow or TFX. The pipeline writes
-the run history (pipeline/run_history.py); this module reads it.
+serving and the TFLite export use it without loading TensorFlow or TFX, which loads only for a
+URI (s3://, gs://, hdfs://: models/filesystems.py). The pipeline writes the run history
+(pipeline/run_history.py); this module reads it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 from typing import TYPE_CHECKING, Any
+
+from models import filesystems as fs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,16 +31,16 @@ def summaries(output_dir: str) -> list[dict[str, Any]]:
     history existed has only its latest summary."""
     found: list[tuple[str, dict]] = []
     runs = os.path.join(output_dir, RUNS_DIR)
-    if os.path.isdir(runs):
-        for name in os.listdir(runs):
+    if fs.isdir(runs):
+        for name in fs.listdir(runs):
             path = os.path.join(runs, name, RUN_SUMMARY_FILE)
-            if os.path.isfile(path):
-                with open(path, encoding="utf-8") as handle:
+            if fs.isfile(path):
+                with fs.open_file(path) as handle:
                     found.append((name, json.load(handle)))
     if not found:
         latest = os.path.join(output_dir, RUN_SUMMARY_FILE)
-        if os.path.isfile(latest):
-            with open(latest, encoding="utf-8") as handle:
+        if fs.isfile(latest):
+            with fs.open_file(latest) as handle:
                 found.append(("", json.load(handle)))
     return [summary for _, summary in sorted(found, key=lambda item: item[0], reverse=True)]
 
@@ -61,7 +64,7 @@ def latest_blessed_voice(output_dir: str, allow_unblessed: bool = False) -> str:
     unblessed = None
     for summary in history:
         voice = blessed_voice(summary)
-        if voice and ("://" in voice or os.path.exists(voice)):
+        if voice and fs.exists(voice):
             return voice
         trained = summary.get("components", {}).get("Trainer", {}).get("serving_model_dir")
         unblessed = unblessed or trained
@@ -87,17 +90,17 @@ def resolve_saved_model_dir(model_dir: str, allow_unblessed: bool = False) -> st
     and blessed), never an unblessed one (NoBlessedVoiceError says so) unless
     `allow_unblessed` and none is blessed; a TF Serving model base: its highest version.
     """
-    if os.path.exists(os.path.join(model_dir, "saved_model.pb")):
+    if fs.exists(os.path.join(model_dir, "saved_model.pb")):
         return model_dir
-    if os.path.exists(os.path.join(model_dir, RUN_SUMMARY_FILE)) or os.path.isdir(
+    if fs.exists(os.path.join(model_dir, RUN_SUMMARY_FILE)) or fs.isdir(
         os.path.join(model_dir, RUNS_DIR)
     ):
         voice = latest_blessed_voice(model_dir, allow_unblessed)
         return resolve_saved_model_dir(voice)
-    versions = [d for d in os.listdir(model_dir) if d.isdigit()] if os.path.isdir(model_dir) else []
+    versions = [d for d in fs.listdir(model_dir) if d.isdigit()] if fs.isdir(model_dir) else []
     for version in sorted(versions, key=int, reverse=True):
         candidate = os.path.join(model_dir, version)
-        if os.path.exists(os.path.join(candidate, "saved_model.pb")):
+        if fs.exists(os.path.join(candidate, "saved_model.pb")):
             return candidate
     raise FileNotFoundError(
         f"no SavedModel in {model_dir!r}: expected saved_model.pb there or in a numbered "

@@ -745,5 +745,13 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
+def program() -> None:
+    """The `tts-pipeline` program: main(), then an exit that a run on s3:// cannot turn into
+    an abort at interpreter shutdown (models/filesystems.py, exit_process)."""
+    from models.filesystems import exit_process
+
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    program()

@@ -9,7 +9,8 @@ AudioExampleGen ingests only the newest span (TFX's {SPAN} resolution), and the 
 and Trainer read every span. A plain LJSpeech directory is the single span 0.
 
 Local paths are checked with the standard library, so the CLI refuses a bad corpus before
-TFX is imported; a URI (gs://, s3://, hdfs://) goes through TFX's fileio.
+TFX is imported; a URI (gs://, s3://, hdfs://) goes through TFX's fileio, with tensorflow-io's
+file systems registered first (models/filesystems.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import glob
 import os
 import re
+
+from models.filesystems import ensure_filesystems
 
 FLAT_PATTERN = "metadata.csv"
 SPAN_PATTERN = "span-{SPAN}/metadata.csv"
@@ -40,6 +43,7 @@ class _LocalFs:
 def _fs(path: str):
     if "://" not in path:
         return _LocalFs
+    ensure_filesystems(path)  # s3://, hdfs://: tensorflow-io's plugins
     from tfx.dsl.io import fileio  # gs://, s3://, hdfs://: TFX's filesystem layer
 
     return fileio

@@ -1,10 +1,8 @@
-"""Paths that may be URIs: the corpus and the push directory can live on gs://, s3://, hdfs://."""
+"""Paths that may be URIs: the corpus and the push directory can live on gs://, s3://, hdfs://
+(models/filesystems.py registers tensorflow-io's file systems for the schemes that need it)."""
 
 from __future__ import annotations
 
-import os
+from models.filesystems import absolute, ensure_filesystems
 
-
-def absolute(path: str) -> str:
-    """Local paths made absolute; URIs kept as they are."""
-    return path if "://" in path else os.path.abspath(path)
+__all__ = ["absolute", "ensure_filesystems"]

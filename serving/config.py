@@ -8,6 +8,7 @@ import os
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from models import filesystems as fs
 from serving.config_protos import BatchingParameters, MonitoringConfig
 
 TENSORFLOW_PLATFORM = "tensorflow"
@@ -67,7 +68,7 @@ def validate_model_server_config(config: model_server_config_pb2.ModelServerConf
         names.add(model.name)
         if not model.name:
             raise ConfigError("a model in the config list has no name")
-        if not os.path.isabs(model.base_path):
+        if not (fs.is_uri(model.base_path) or os.path.isabs(model.base_path)):
             raise ConfigError(
                 f"Expected model {model.name} to have an absolute path or URI; "
                 f"got base_path()={model.base_path}"

@@ -14,6 +14,7 @@ from absl import logging
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
+from models import filesystems as fs
 from serving.batching import BatchScheduler
 from serving.calls import NO_CALLER, Call, RunSlots
 from serving.config import BatchingOptions
@@ -78,7 +79,7 @@ def graph_byte_limits(meta_graph: meta_graph_pb2.MetaGraphDef) -> dict[str, int]
 def read_meta_graph(path: str, tags: tuple[str, ...]) -> meta_graph_pb2.MetaGraphDef:
     """The MetaGraphDef whose tags match, read from saved_model.pb as TF Serving's loader does."""
     saved_model = saved_model_pb2.SavedModel()
-    with open(os.path.join(path, "saved_model.pb"), "rb") as handle:
+    with fs.open_file(os.path.join(path, "saved_model.pb"), "rb") as handle:
         saved_model.ParseFromString(handle.read())
     for meta_graph in saved_model.meta_graphs:
         if set(tags) <= set(meta_graph.meta_info_def.tags):
@@ -228,7 +229,7 @@ class Servable:
 
     def _warmup_records(self) -> list[tuple[str, dict[str, np.ndarray]]] | None:
         path = os.path.join(self.path, WARMUP_FILE)
-        if not os.path.exists(path):
+        if not fs.exists(path):
             return None
         import tensorflow as tf
         from tensorflow_serving.apis import prediction_log_pb2

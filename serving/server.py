@@ -8,6 +8,7 @@ import threading
 
 from absl import logging
 
+from models import filesystems as fs
 from serving import config as config_lib
 from serving.calls import RunSlots
 from serving.core import ServingCore
@@ -76,7 +77,7 @@ def model_server_config(options: ServerOptions):
         config = config_lib.load_model_server_config(options.model_config_file)
     elif options.model_base_path:
         config = config_lib.single_model_config(
-            options.model_name, os.path.abspath(options.model_base_path)
+            options.model_name, fs.absolute(options.model_base_path)
         )
     else:
         raise config_lib.ConfigError(

@@ -3,6 +3,7 @@
 A version is a child directory whose name is a number (TF Serving's rule). It counts as
 complete when it holds saved_model.pb and nothing under it (names, sizes, mtimes) changed
 between two scans a poll cycle apart, so a version still being copied is never loaded.
+A base path may be a URI (s3://, gs://, hdfs://): it is then listed through tf.io.gfile.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 import re
 
 from tensorflow_serving.config import file_system_storage_path_source_pb2
+
+from models import filesystems as fs
 
 VersionPolicy = (
     file_system_storage_path_source_pb2.FileSystemStoragePathSourceConfig.ServableVersionPolicy
@@ -23,6 +26,12 @@ Fingerprint = tuple[tuple[str, int, int], ...]
 def version_dirs(base_path: str) -> dict[int, str]:
     """{version: path} for numbered child directories; raises FileNotFoundError if no base."""
     found: dict[int, str] = {}
+    if fs.is_uri(base_path):
+        for name in sorted(fs.listdir(base_path)):
+            path = os.path.join(base_path, name)
+            if _VERSION_DIR.match(name) and fs.isdir(path):
+                found.setdefault(int(name), path)
+        return found
     for entry in sorted(os.scandir(base_path), key=lambda e: e.name):
         if _VERSION_DIR.match(entry.name) and entry.is_dir():
             found.setdefault(int(entry.name), entry.path)
@@ -31,19 +40,12 @@ def version_dirs(base_path: str) -> dict[int, str]:
 
 def fingerprint(path: str) -> Fingerprint | None:
     """Every file's (relative path, size, mtime); None while saved_model.pb is missing."""
-    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+    if not fs.isfile(os.path.join(path, "saved_model.pb")):
         return None
-    entries = []
-    for root, dirs, files in os.walk(path):
-        dirs.sort()
-        for name in sorted(files):
-            full = os.path.join(root, name)
-            try:
-                stat = os.stat(full)
-            except FileNotFoundError:  # removed while we looked: not stable
-                return None
-            entries.append((os.path.relpath(full, path), stat.st_size, stat.st_mtime_ns))
-    return tuple(entries)
+    try:
+        return tuple(fs.walk_files(path))
+    except FileNotFoundError:  # removed while we looked: not stable
+        return None
 
 
 class CompletenessTracker:

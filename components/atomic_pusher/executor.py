@@ -25,10 +25,13 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
 from components import voice_card_artifacts
-from models import voice_card
+from models import filesystems, voice_card
 
 PARTIAL_PREFIX = ".partial-"  # <base>/.partial-<version>-<pid>: a push in progress
 _PARTIAL = re.compile(r"^\.partial-\d+-(\d+)$")
+# No directory rename on object stores: tensorflow-io's S3 "rename" copies object by object in
+# key order (saved_model.pb before variables/), so a reader could see a version without weights.
+OBJECT_STORE_SCHEMES = frozenset({"s3", "gs", "az", "oss"})
 
 
 def _pid_alive(pid: int) -> bool:
@@ -65,6 +68,7 @@ def push_atomically(
     system without directory rename (object stores), the copy falls back to the stock
     order: every file, then saved_model.pb last.
     """
+    filesystems.ensure_filesystems(base_directory)
     serving_path = os.path.join(base_directory, version)
     if fileio.exists(serving_path):
         logging.info("Destination %s already exists, skipping this push.", serving_path)
@@ -78,18 +82,27 @@ def push_atomically(
     io_utils.copy_dir(model_path, partial)
     for name, text in (extra_files or {}).items():
         io_utils.write_string_file(os.path.join(partial, name), text)
+    if filesystems.scheme(base_directory) in OBJECT_STORE_SCHEMES:
+        _copy_saved_model_last(partial, serving_path)
+        return serving_path
     try:
         fileio.rename(partial, serving_path)
-    except Exception:  # noqa: BLE001 - e.g. gs://: no directory rename
+    except Exception:  # noqa: BLE001 - a file system without directory rename
         if fileio.exists(serving_path):
             raise
-        logging.warning("no atomic rename under %s: copying saved_model.pb last", base_directory)
-        io_utils.copy_dir(partial, serving_path, deny_regex_patterns=[r"saved_model\.pb"])
-        saved_model = os.path.join(partial, "saved_model.pb")
-        if fileio.exists(saved_model):
-            io_utils.copy_file(saved_model, os.path.join(serving_path, "saved_model.pb"))
-        fileio.rmtree(partial)
+        _copy_saved_model_last(partial, serving_path)
     return serving_path
+
+
+def _copy_saved_model_last(partial: str, serving_path: str) -> None:
+    """The stock Pusher's order where one rename cannot publish a directory: every file, then
+    saved_model.pb (what TF Serving waits for); then the staging copy goes."""
+    logging.info("no atomic rename for %s: copying saved_model.pb last", serving_path)
+    io_utils.copy_dir(partial, serving_path, deny_regex_patterns=[r"saved_model\.pb"])
+    saved_model = os.path.join(partial, "saved_model.pb")
+    if fileio.exists(saved_model):
+        io_utils.copy_file(saved_model, os.path.join(serving_path, "saved_model.pb"))
+    fileio.rmtree(partial)
 
 
 class Executor(pusher_executor.Executor):

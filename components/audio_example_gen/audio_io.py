@@ -1,7 +1,8 @@
 """Audio decoding, resampling, descriptors and quality checks for AudioExampleGen.
 
 numpy/soundfile/soxr on bytes read through TFX's filesystem layer, so the same DoFn reads
-a local corpus and one on gs:// (or s3://, hdfs://) when it runs on a distributed runner.
+a local corpus and one on gs:// (or s3://, hdfs://) when it runs on a distributed runner. Every
+read registers tensorflow-io's file systems first: a Beam worker is a process of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from absl import logging
 from tfx.dsl.io import fileio
 
 from models.features import AUDIO, PCM16_SCALE
+from models.filesystems import ensure_filesystems
 
 # --- Quarantine reasons: every reason ingestion can give for setting a row aside ---
 MISSING_FILE = "missing_file"
@@ -86,6 +88,7 @@ class QualityLimits:
 
 
 def _check_regular_file(path: str) -> None:
+    ensure_filesystems(path)
     if not fileio.exists(path):
         if "://" not in path and os.path.islink(path):
             raise AudioDecodeError(
@@ -111,6 +114,7 @@ def read_audio_bytes(path: str) -> bytes:
 def declared_duration_s(path: str) -> float | None:
     """The duration the container's header declares, read without decoding a sample; None
     when there is no usable header (the full decode then says what is wrong)."""
+    ensure_filesystems(path)
     try:
         with fileio.open(path, "rb") as handle, sf.SoundFile(handle) as f:
             frames, rate = f.frames, f.samplerate

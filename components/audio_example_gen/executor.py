@@ -24,6 +24,7 @@ from tfx.utils import io_utils, proto_utils
 
 from components.audio_example_gen import audio_io, corpus
 from models import features
+from models.filesystems import ensure_filesystems
 from models.text.normalize import normalize_text
 
 QUARANTINE_FILE = "quarantine.jsonl"
@@ -34,6 +35,7 @@ _PROGRESS_EVERY_S = 10.0
 
 
 def metadata_files(input_base: str, pattern: str) -> list[str]:
+    ensure_filesystems(input_base)  # the driver's process (a container on Kubeflow) too
     return sorted(fileio.glob(os.path.join(input_base, pattern)))
 
 
@@ -52,6 +54,7 @@ def _fingerprint_files(split_name: str, file_pattern: str) -> str:
     """io_utils.generate_fingerprint, except that a file that cannot be stat'ed (a dangling
     symbolic link, a file removed meanwhile) is counted by name instead of failing the run:
     its row is quarantined when it is read."""
+    ensure_filesystems(file_pattern)
     files = fileio.glob(file_pattern)
     total_bytes = xor_checksum = sum_checksum = 0
     unreadable = []
@@ -75,6 +78,7 @@ def _fingerprint_files(split_name: str, file_pattern: str) -> str:
 
 
 def _read_metadata(metadata_path: str):
+    ensure_filesystems(metadata_path)  # in the Beam worker that runs this
     with fileio.open(metadata_path, "rb") as handle:
         for line_number, raw in enumerate(handle, start=1):
             parsed = corpus.parse_metadata_line(raw, metadata_path, line_number)
@@ -176,6 +180,7 @@ class _DecodeAndCheck(beam.DoFn):
         except ValueError as error:
             yield self._reject(row, "empty_text", f"text {row.text!r} is {error}")
             return
+        ensure_filesystems(row.source)  # in the Beam worker that runs this
         path = corpus.audio_path_for(row.source, row.id, exists=fileio.exists)
         try:
             decoded = audio_io.decode_audio(path, self._limits.max_duration_s)
