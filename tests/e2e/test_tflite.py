@@ -17,6 +17,7 @@ from ai_edge_litert import schema_py_generated as schema
 from tfx import v1 as tfx
 
 from components.tflite_exporter.component import TFLiteExporter
+from models import voice_card
 from models.testing import export_untrained_voice
 from models.tflite import convert, parity
 from models.tflite.cli import add_export_tflite_parser
@@ -251,5 +252,9 @@ def test_component_exports_blessed_models_only(exports, tmp_path):
     assert {"bundle", "variants", "report.json", "report.md"} <= set(exported["files"])
     with open(os.path.join(exported["uri"], "report.json"), encoding="utf-8") as handle:
         assert json.load(handle)["variants"]["float32"]["status"] == "passed"
+    card = voice_card.read_card(os.path.join(exported["uri"], "bundle"))  # the bundle's card
+    assert card["artifact"] == voice_card.TFLITE_BUNDLE and card["tflite_variant"] == "float32"
+    assert (card["family"], card["evaluation"]["blessed"]) == ("mlp", True)
+    assert card["licence"] == voice_card.DEFAULT_LICENCE and card["source_model"] == str(model_uri)
     refused = _run_component(tmp_path / "refused", str(model_uri), blessed=0)
     assert refused["files"] == ["NOT_EXPORTED"]
