@@ -38,6 +38,7 @@ from models.intelligibility import (
 )
 from models.model import read_mel_statistics
 from models.schedules import make_optimizer
+from models.tacotron2 import alignment_score
 from models.trainer_config import TrainerConfig
 from models.vocoder import griffin_lim
 from pipeline.demo_corpus import build_demo_corpus
@@ -99,7 +100,7 @@ class HeldOut:
         audio, _ = griffin_lim(log_mel[None], np.array([len(log_mel)]), self.gl_iterations)
         return self.recognizer.phones(np.asarray(audio)[0], features.AUDIO.sample_rate)
 
-    def _voices(self, infer) -> list[np.ndarray]:
+    def _voices(self, infer, stopped: list | None = None) -> list[np.ndarray]:
         voices = []
         for batch in self.batches:
             out = infer(
@@ -110,6 +111,12 @@ class HeldOut:
             mel = np.asarray(out["mel"], np.float32) * self.std + self.mean
             for row, length in enumerate(np.asarray(out["mel_length"])):
                 voices.append(mel[row, : max(int(length), 1)])
+            if stopped is not None and "stopped" in out:  # autoregressive: did the gate fire
+                stopped.extend(np.asarray(out["stopped"]).tolist())
+                # ... and did its attention, free-running, get to the last tokens at all
+                peaks = np.asarray(out["alignment"]).argmax(-1).max(-1)
+                last = batch[registry.TOKEN_LENGTH].numpy() - 1
+                self.reached_end.extend((peaks >= last - 1).tolist())
         return voices[: len(self.references)]
 
     def _scores(self, voices: list[np.ndarray], prefix: str = "") -> dict:
@@ -131,20 +138,46 @@ class HeldOut:
         }
 
     def judge(self, model, ablate_median_durations: bool = False) -> dict:
-        teacher_forced = []
+        teacher_forced, attention = [], []
+        self.gate_at_end, self.reached_end = [], []
         for batch in self.batches:
             # Under the aligner's durations for the reference: if this is not heard either,
             # the decoder never saw the right token at the right frame (the alignment failed).
-            forced, _ = registry.teacher_forced_views(model(batch, training=False))
+            outputs = model(batch, training=False)
+            forced, _ = registry.teacher_forced_views(outputs)
+            reduction = getattr(model.model_config, "reduction_factor", None)
+            if "gate" in outputs:  # teacher-forced, does the stop gate fire near the true end
+                fired = 1.0 / (1.0 + np.exp(-np.asarray(outputs["gate"], np.float32))) > 0.5
+                first = np.where(fired.any(-1), fired.argmax(-1) + 1, fired.shape[-1] * 10)
+                true_end = batch[registry.MEL_LENGTH].numpy()
+                self.gate_at_end.extend((np.abs(first - true_end) <= 0.1 * true_end).tolist())
+            if reduction is not None:  # tacotron2: how sharp and diagonal its attention is
+                attention.append(
+                    alignment_score(
+                        np.asarray(outputs["alignment"]),
+                        batch[registry.TOKEN_LENGTH].numpy(),
+                        batch[registry.MEL_LENGTH].numpy(),
+                        reduction,
+                    )
+                )
             forced = np.asarray(forced, np.float32) * self.std + self.mean
             for row, length in enumerate(batch[registry.MEL_LENGTH].numpy()):
                 teacher_forced.append(forced[row, : int(length)])
         forced_heard = [self._hear(mel) for mel in teacher_forced[: len(self.references)]]
+        stopped: list = []
         row = {
-            **self._scores(self._voices(model.infer)),
+            **self._scores(self._voices(model.infer, stopped)),
             "per_ceiling": round(self.ceiling_per, 3),
             "per_teacher_forced": round(phone_error_rate(forced_heard, self.phones), 3),
         }
+        if attention:
+            for key in ("focus_rate", "diagonality"):
+                row[f"alignment_{key}"] = round(float(np.mean([a[key] for a in attention])), 3)
+        if stopped:
+            row["stopped_share"] = round(float(np.mean(stopped)), 3)
+            row["free_running_reached_end_share"] = round(float(np.mean(self.reached_end)), 3)
+        if self.gate_at_end:  # within 10 % of the true length
+            row["teacher_forced_gate_at_end_share"] = round(float(np.mean(self.gate_at_end)), 3)
         if ablate_median_durations:
             # The same weights speaking at the duration predictor's median (the old default).
             config = model.model_config

@@ -207,6 +207,13 @@ def check_run_arguments(args: argparse.Namespace) -> None:
             raise UsageError(str(error)) from None
     if args.schema and not os.path.isfile(args.schema):
         raise UsageError(f"--schema {args.schema!r}: no such file")
+    if "://" in args.output:
+        # The pipeline root, ML Metadata's SQLite file, logs and run history live there, and
+        # TFX's Beam stages write it through Beam's file systems, not tensorflow-io's.
+        raise UsageError(
+            f"--output {args.output!r}: the output directory must be a local path; the corpus "
+            "(--data) and the pushed voices (--push-dir) may be on object storage"
+        )
     _check_writable(args.output, "output directory")
     if args.push_dir and "://" not in args.push_dir:
         _check_writable(args.push_dir, "push directory")

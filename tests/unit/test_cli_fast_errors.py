@@ -79,6 +79,7 @@ def test_bad_runs_fail_in_one_line_with_exit_2_before_any_heavy_import(tmp_path)
             "--data", good, "--max-quarantined-share", "2",
         ],
         "is not writable": ["--data", good, "--output", str(blocker / "out")],
+        "the output directory must be a local path": ["--data", good, "--output", "s3://b/o"],
         "the following arguments are required: --data": [],
     }  # fmt: skip
     argvs = [["run", "--output", out, *args] for args in cases.values()]
