@@ -303,11 +303,15 @@ class Tacotron2Decoder(keras.layers.Layer):
         location_kernel_size: int = 31,
         zoneout: float = 0.1,
         seed: int | None = None,
+        attention_window_backward: int = 1,
+        attention_window_forward: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.n_mels = n_mels
         self.reduction_factor = reduction_factor
+        self.attention_window_backward = attention_window_backward
+        self.attention_window_forward = attention_window_forward
         self.prenet_units = tuple(prenet_units)
         self.prenet_dropout = prenet_dropout
         self.attention_rnn_units = attention_rnn_units
@@ -406,8 +410,26 @@ class Tacotron2Decoder(keras.layers.Layer):
 
     def inference_step(self, frame, prenet_noise, state, memory, processed_memory, token_mask):
         """Free-running step from the previous output frame [B, n_mels] (what an exporter wraps)."""
+        if self.attention_window_forward > 0:
+            token_mask = ops.logical_and(token_mask, self._attention_window(state["alignment"]))
         return self.step(
             self.prenet(frame, noise=prenet_noise), state, memory, processed_memory, token_mask
+        )
+
+    def _attention_window(self, previous_alignment):
+        """Bool [B, T]: the tokens within [peak - backward, peak + forward] of the previous
+        step's attention peak (token 0 at the first step).
+
+        Teacher-forced, a young Tacotron 2's attention walks the diagonal long before it does
+        so on its own blurry outputs: free-running it stalls or jumps, and the voice babbles
+        until the gate cuts it. Only letting the peak move a few tokens per step (the attention
+        constraint of ESPnet's Tacotron 2 inference) makes it read the text in order. Training
+        is unchanged."""
+        peak = ops.cast(ops.argmax(previous_alignment, axis=-1), "int32")[:, None]
+        positions = ops.arange(ops.shape(previous_alignment)[1], dtype="int32")[None, :]
+        return ops.logical_and(
+            positions >= peak - self.attention_window_backward,
+            positions <= peak + self.attention_window_forward,
         )
 
     def call(self, memory, token_mask, decoder_inputs, training=False):
@@ -525,6 +547,8 @@ class Tacotron2Decoder(keras.layers.Layer):
             "location_kernel_size": self.location_kernel_size,
             "zoneout": self.zoneout,
             "seed": self.seed,
+            "attention_window_backward": self.attention_window_backward,
+            "attention_window_forward": self.attention_window_forward,
         }
 
 

@@ -175,7 +175,8 @@ def test_graph_mode_with_dynamic_shapes():
         input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)],
     )
     out = infer(np.ones((3, 6), "int32"), np.array([6, 2, 4], "int32"))
-    assert out["mel"].shape == (3, 12, N_MELS) and out["alignment"].shape == (3, 6, 6)
+    steps = -(-12 // model.model_config.reduction_factor)  # decoder steps for 12 frames
+    assert out["mel"].shape == (3, 12, N_MELS) and out["alignment"].shape == (3, steps, 6)
 
 
 def _with_constant_gate(model: Tacotron2, logits) -> Tacotron2:
@@ -188,7 +189,8 @@ def _with_constant_gate(model: Tacotron2, logits) -> Tacotron2:
 
 @pytest.mark.parametrize("logits, length", [([20.0, -20.0], 1), ([-20.0, 20.0], 2)])
 def test_infer_stops_at_first_gate_firing(logits, length):
-    model = _with_constant_gate(Tacotron2.from_preset("small", seed=0), logits)
+    # r = 2 (the logits are per frame of a step), whatever the preset's default.
+    model = _with_constant_gate(Tacotron2.from_preset("small", seed=0, reduction_factor=2), logits)
     batch = _batch([7, 4], [13, 8], model.model_config.vocab_size)
     out = _numpy(model.infer(batch["token_ids"], batch["token_length"], max_frames=10))
     assert out["decoder_steps"] == 1  # the loop ended once every item had stopped
@@ -202,7 +204,8 @@ def test_infer_stops_at_first_gate_firing(logits, length):
 
 def test_infer_respects_max_decoder_steps_when_gate_never_fires():
     model = _with_constant_gate(
-        Tacotron2.from_preset("small", seed=0, max_decoder_steps=4), [-20.0, -20.0]
+        Tacotron2.from_preset("small", seed=0, max_decoder_steps=4, reduction_factor=2),
+        [-20.0, -20.0],
     )
     batch = _batch([7, 4], [13, 8], model.model_config.vocab_size)
     out = _numpy(model.infer(batch["token_ids"], batch["token_length"]))
@@ -215,6 +218,36 @@ def test_infer_respects_max_decoder_steps_when_gate_never_fires():
     out = _numpy(model.infer(batch["token_ids"], batch["token_length"], max_frames=7))
     assert out["decoder_steps"] == 4 and out["mel_length"].tolist() == [7, 7]
     assert out["mel"].shape == (2, 7, N_MELS)
+
+
+@pytest.mark.parametrize("backward, forward", [(1, 2), (0, 1)])
+def test_free_running_attention_moves_only_within_its_window(backward, forward):
+    """Untrained attention jumps anywhere; with the window its peak starts in the first
+    `forward` + 1 tokens and moves at most `backward` back and `forward` on per step."""
+    model = Tacotron2.from_preset("small", seed=0, max_decoder_steps=40)
+    model = _with_constant_gate(model, [-20.0] * model.model_config.reduction_factor)
+    batch = _batch([24, 15], [60, 40], model.model_config.vocab_size)
+    free = _numpy(model.infer(batch["token_ids"], batch["token_length"]))["alignment"]
+    free_moves = np.diff(free.argmax(-1), axis=1)
+    assert (free_moves > forward).any() or (free_moves < -backward).any()  # the test can fail
+
+    model.decoder.attention_window_backward = backward
+    model.decoder.attention_window_forward = forward
+    windowed = _numpy(model.infer(batch["token_ids"], batch["token_length"]))["alignment"]
+    peaks = windowed.argmax(-1)
+    assert (peaks[:, 0] <= forward).all()
+    moves = np.diff(peaks, axis=1)
+    assert (moves <= forward).all() and (moves >= -backward).all()
+    for row, length in enumerate(batch["token_length"]):
+        assert peaks[row].max() < length  # never onto padding
+
+
+def test_window_config_round_trips():
+    model = Tacotron2.from_preset("small", attention_window_backward=2, attention_window_forward=4)
+    decoder = model.decoder
+    assert (decoder.attention_window_backward, decoder.attention_window_forward) == (2, 4)
+    config = decoder.get_config()
+    assert (config["attention_window_backward"], config["attention_window_forward"]) == (2, 4)
 
 
 def test_zoneout_cell_and_always_on_prenet_dropout():
@@ -255,8 +288,8 @@ def test_alignment_score_separates_diagonal_from_uniform():
 
 def test_presets_and_overrides():
     assert set(CONFIGS) == set(registry.PRESETS)
-    model = Tacotron2.from_preset("small", reduction_factor=3, mel_loss="l1")
-    assert model.model_config.reduction_factor == 3 and model.model_config.mel_loss == "l1"
+    model = Tacotron2.from_preset("small", reduction_factor=4, mel_loss="l1")
+    assert model.model_config.reduction_factor == 4 and model.model_config.mel_loss == "l1"
     with pytest.raises(ValueError, match="preset"):
         Tacotron2.from_preset("huge")
     with pytest.raises(ValueError, match="no_such_field"):
