@@ -26,7 +26,8 @@ from models.tflite.export import export_tflite
 from models.vocoder import DEFAULT_ITERATIONS
 
 
-def untrained_voice(family: str, preset: str, directory: str, max_frames: int, iterations: int):
+def untrained_model(family: str, preset: str):
+    """A built model of random weights; tacotron2's gate never fires (it runs to max_frames)."""
     model = build_model(family, preset)
     model(
         {
@@ -39,6 +40,11 @@ def untrained_voice(family: str, preset: str, directory: str, max_frames: int, i
     if family == "tacotron2":
         bias = model.decoder.gate_layer.bias
         bias.assign(np.full(bias.shape, -6.0, np.float32))
+    return model
+
+
+def untrained_voice(family: str, preset: str, directory: str, max_frames: int, iterations: int):
+    model = untrained_model(family, preset)
     mean, std = np.full(80, -4.0, np.float32), np.full(80, 2.0, np.float32)
     return export_saved_model(
         model, directory, family, preset, mean, std, max_frames, griffin_lim_iterations=iterations

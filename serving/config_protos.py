@@ -12,7 +12,9 @@ _F = descriptor_pb2.FieldDescriptorProto
 _PACKAGE = "tensorflow.serving"
 
 
-def _field(name: str, number: int, kind: int, type_name: str = "", repeated: bool = False):
+def field_descriptor(
+    name: str, number: int, kind: int, type_name: str = "", repeated: bool = False
+):
     label = _F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL
     field = _F(name=name, number=number, type=kind, label=label)
     if type_name:
@@ -32,25 +34,28 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
     proto.message_type.add(
         name="BatchingParameters",
         field=[
-            _field("max_batch_size", 1, msg, ".google.protobuf.Int64Value"),
-            _field("batch_timeout_micros", 2, msg, ".google.protobuf.Int64Value"),
-            _field("max_enqueued_batches", 3, msg, ".google.protobuf.Int64Value"),
-            _field("num_batch_threads", 4, msg, ".google.protobuf.Int64Value"),
-            _field("thread_pool_name", 5, msg, ".google.protobuf.StringValue"),
-            _field("allowed_batch_sizes", 6, _F.TYPE_INT64, repeated=True),
-            _field("pad_variable_length_inputs", 7, _F.TYPE_BOOL),
-            _field("enable_large_batch_splitting", 8, msg, ".google.protobuf.BoolValue"),
-            _field("max_execution_batch_size", 9, msg, ".google.protobuf.Int64Value"),
+            field_descriptor("max_batch_size", 1, msg, ".google.protobuf.Int64Value"),
+            field_descriptor("batch_timeout_micros", 2, msg, ".google.protobuf.Int64Value"),
+            field_descriptor("max_enqueued_batches", 3, msg, ".google.protobuf.Int64Value"),
+            field_descriptor("num_batch_threads", 4, msg, ".google.protobuf.Int64Value"),
+            field_descriptor("thread_pool_name", 5, msg, ".google.protobuf.StringValue"),
+            field_descriptor("allowed_batch_sizes", 6, _F.TYPE_INT64, repeated=True),
+            field_descriptor("pad_variable_length_inputs", 7, _F.TYPE_BOOL),
+            field_descriptor("enable_large_batch_splitting", 8, msg, ".google.protobuf.BoolValue"),
+            field_descriptor("max_execution_batch_size", 9, msg, ".google.protobuf.Int64Value"),
         ],
     )
     # tensorflow_serving/config/monitoring_config.proto
     proto.message_type.add(
         name="PrometheusConfig",
-        field=[_field("enable", 1, _F.TYPE_BOOL), _field("path", 2, _F.TYPE_STRING)],
+        field=[
+            field_descriptor("enable", 1, _F.TYPE_BOOL),
+            field_descriptor("path", 2, _F.TYPE_STRING),
+        ],
     )
     proto.message_type.add(
         name="MonitoringConfig",
-        field=[_field("prometheus_config", 1, msg, f".{_PACKAGE}.PrometheusConfig")],
+        field=[field_descriptor("prometheus_config", 1, msg, f".{_PACKAGE}.PrometheusConfig")],
     )
     return proto
 

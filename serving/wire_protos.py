@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, wrappers_pb2
 
+from serving.config_protos import field_descriptor
+
 _F = descriptor_pb2.FieldDescriptorProto
 _MESSAGE = _F.TYPE_MESSAGE
 
@@ -31,19 +33,14 @@ _DATA_TYPES = (
 )  # fmt: skip
 
 
-def _field(name: str, number: int, kind: int, type_name: str = "", repeated: bool = False):
-    label = _F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL
-    field = _F(name=name, number=number, type=kind, label=label)
-    if type_name:
-        field.type_name = type_name
-    return field
-
-
 def _map_entry(name: str, value_type: str) -> descriptor_pb2.DescriptorProto:
     """The nested `<Name>Entry` message protoc writes for `map<string, value_type>`."""
     entry = descriptor_pb2.DescriptorProto(
         name=name,
-        field=[_field("key", 1, _F.TYPE_STRING), _field("value", 2, _MESSAGE, value_type)],
+        field=[
+            field_descriptor("key", 1, _F.TYPE_STRING),
+            field_descriptor("value", 2, _MESSAGE, value_type),
+        ],
     )
     entry.options.map_entry = True
     return entry
@@ -60,32 +57,36 @@ def _tensor_file() -> descriptor_pb2.FileDescriptorProto:
     shape = proto.message_type.add(
         name="TensorShapeProto",
         field=[
-            _field("dim", 2, _MESSAGE, ".tensorflow.TensorShapeProto.Dim", repeated=True),
-            _field("unknown_rank", 3, _F.TYPE_BOOL),
+            field_descriptor("dim", 2, _MESSAGE, ".tensorflow.TensorShapeProto.Dim", repeated=True),
+            field_descriptor("unknown_rank", 3, _F.TYPE_BOOL),
         ],
     )
     shape.nested_type.add(
-        name="Dim", field=[_field("size", 1, _F.TYPE_INT64), _field("name", 2, _F.TYPE_STRING)]
+        name="Dim",
+        field=[
+            field_descriptor("size", 1, _F.TYPE_INT64),
+            field_descriptor("name", 2, _F.TYPE_STRING),
+        ],
     )
     proto.message_type.add(
         name="TensorProto",
         field=[
-            _field("dtype", 1, _F.TYPE_ENUM, ".tensorflow.DataType"),
-            _field("tensor_shape", 2, _MESSAGE, ".tensorflow.TensorShapeProto"),
-            _field("version_number", 3, _F.TYPE_INT32),
-            _field("tensor_content", 4, _F.TYPE_BYTES),
-            _field("half_val", 13, _F.TYPE_INT32, repeated=True),
-            _field("float_val", 5, _F.TYPE_FLOAT, repeated=True),
-            _field("double_val", 6, _F.TYPE_DOUBLE, repeated=True),
-            _field("int_val", 7, _F.TYPE_INT32, repeated=True),
-            _field("string_val", 8, _F.TYPE_BYTES, repeated=True),
-            _field("scomplex_val", 9, _F.TYPE_FLOAT, repeated=True),
-            _field("int64_val", 10, _F.TYPE_INT64, repeated=True),
-            _field("bool_val", 11, _F.TYPE_BOOL, repeated=True),
-            _field("dcomplex_val", 12, _F.TYPE_DOUBLE, repeated=True),
-            _field("uint32_val", 16, _F.TYPE_UINT32, repeated=True),
-            _field("uint64_val", 17, _F.TYPE_UINT64, repeated=True),
-            _field("float8_val", 18, _F.TYPE_BYTES),
+            field_descriptor("dtype", 1, _F.TYPE_ENUM, ".tensorflow.DataType"),
+            field_descriptor("tensor_shape", 2, _MESSAGE, ".tensorflow.TensorShapeProto"),
+            field_descriptor("version_number", 3, _F.TYPE_INT32),
+            field_descriptor("tensor_content", 4, _F.TYPE_BYTES),
+            field_descriptor("half_val", 13, _F.TYPE_INT32, repeated=True),
+            field_descriptor("float_val", 5, _F.TYPE_FLOAT, repeated=True),
+            field_descriptor("double_val", 6, _F.TYPE_DOUBLE, repeated=True),
+            field_descriptor("int_val", 7, _F.TYPE_INT32, repeated=True),
+            field_descriptor("string_val", 8, _F.TYPE_BYTES, repeated=True),
+            field_descriptor("scomplex_val", 9, _F.TYPE_FLOAT, repeated=True),
+            field_descriptor("int64_val", 10, _F.TYPE_INT64, repeated=True),
+            field_descriptor("bool_val", 11, _F.TYPE_BOOL, repeated=True),
+            field_descriptor("dcomplex_val", 12, _F.TYPE_DOUBLE, repeated=True),
+            field_descriptor("uint32_val", 16, _F.TYPE_UINT32, repeated=True),
+            field_descriptor("uint64_val", 17, _F.TYPE_UINT64, repeated=True),
+            field_descriptor("float8_val", 18, _F.TYPE_BYTES),
         ],
     )  # proto3: the repeated numbers are packed, as tensor.proto asks
     return proto
@@ -99,16 +100,16 @@ def _predict_file() -> descriptor_pb2.FileDescriptorProto:
         syntax="proto3",
         dependency=["google/protobuf/wrappers.proto", "tts_pipeline/wire/tensorflow_tensor.proto"],
     )
-    version = _field("version", 2, _MESSAGE, ".google.protobuf.Int64Value")
-    version_label = _field("version_label", 4, _F.TYPE_STRING)
+    version = field_descriptor("version", 2, _MESSAGE, ".google.protobuf.Int64Value")
+    version_label = field_descriptor("version_label", 4, _F.TYPE_STRING)
     version.oneof_index = version_label.oneof_index = 0
     proto.message_type.add(
         name="ModelSpec",
         field=[
-            _field("name", 1, _F.TYPE_STRING),
+            field_descriptor("name", 1, _F.TYPE_STRING),
             version,
             version_label,
-            _field("signature_name", 3, _F.TYPE_STRING),
+            field_descriptor("signature_name", 3, _F.TYPE_STRING),
         ],
         oneof_decl=[descriptor_pb2.OneofDescriptorProto(name="version_choice")],
     )
@@ -117,17 +118,17 @@ def _predict_file() -> descriptor_pb2.FileDescriptorProto:
     proto.message_type.add(
         name="PredictRequest",
         field=[
-            _field("model_spec", 1, _MESSAGE, spec),
-            _field("inputs", 2, _MESSAGE, f"{request}.InputsEntry", repeated=True),
-            _field("output_filter", 3, _F.TYPE_STRING, repeated=True),
+            field_descriptor("model_spec", 1, _MESSAGE, spec),
+            field_descriptor("inputs", 2, _MESSAGE, f"{request}.InputsEntry", repeated=True),
+            field_descriptor("output_filter", 3, _F.TYPE_STRING, repeated=True),
         ],
         nested_type=[_map_entry("InputsEntry", ".tensorflow.TensorProto")],
     )
     proto.message_type.add(
         name="PredictResponse",
         field=[
-            _field("model_spec", 2, _MESSAGE, spec),
-            _field("outputs", 1, _MESSAGE, f"{response}.OutputsEntry", repeated=True),
+            field_descriptor("model_spec", 2, _MESSAGE, spec),
+            field_descriptor("outputs", 1, _MESSAGE, f"{response}.OutputsEntry", repeated=True),
         ],
         nested_type=[_map_entry("OutputsEntry", ".tensorflow.TensorProto")],
     )

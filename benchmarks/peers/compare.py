@@ -41,6 +41,7 @@ os.environ.update(ONE_THREAD_ENV)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))  # the benchmarks beside this directory
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -51,10 +52,11 @@ absl_logging.set_verbosity(absl_logging.WARNING)
 tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
 
+from tflite_export import untrained_model  # noqa: E402
+
 from models import features  # noqa: E402
 from models.audio_frontend import mel_to_linear_matrix  # noqa: E402
 from models.export import MEL_SIGNATURE, SIGNATURE, export_saved_model  # noqa: E402
-from models.registry import build_model  # noqa: E402
 from models.text.normalize import text_to_ids  # noqa: E402
 from models.tflite import bundle  # noqa: E402
 from models.tflite.export import export_tflite  # noqa: E402
@@ -78,19 +80,8 @@ WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_worker.p
 def pinned_voice(family: str, preset: str, frames_per_token: int):
     """An untrained model whose synthesis has a known length: NAR durations fixed at
     frames_per_token for every token; tacotron2's gate never fires (runs to max_frames)."""
-    model = build_model(family, preset)
-    model(
-        {
-            "token_ids": np.ones((1, 8), np.int32),
-            "token_length": np.array([8], np.int32),
-            "mel": np.zeros((1, 20, 80), np.float32),
-            "mel_length": np.array([20], np.int32),
-        }
-    )
-    if family == "tacotron2":
-        gate = model.decoder.gate_layer.bias
-        gate.assign(np.full(gate.shape, -6.0, np.float32))
-    else:
+    model = untrained_model(family, preset)  # tacotron2's gate already silenced
+    if family != "tacotron2":
         predictor = model.duration_predictor
         predictor.residual_log_variance.assign(0.0)  # frames() adds exp(0) / 2 = 0.5
         kernel, bias = predictor.projection.kernel, predictor.projection.bias
