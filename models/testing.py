@@ -14,11 +14,13 @@ def export_untrained_voice(
     mel_mean: float = 0.0,
     mel_std: float = 1.0,
     decode_to_max: bool = False,
+    frames_per_token: int | None = None,
 ) -> str:
     """A `small` model of `family` with seeded random weights, as a SavedModel in export_dir.
 
     The seed tells versions apart (and keeps parity figures repeatable). `decode_to_max`
     biases tacotron2's gate far negative: random gates fire at once, this runs the loop.
+    `frames_per_token` pins a non-autoregressive voice's durations (pin_durations).
     """
     import keras
 
@@ -38,6 +40,8 @@ def export_untrained_voice(
     if decode_to_max and family == "tacotron2":
         bias = model.decoder.gate_layer.bias
         bias.assign(np.full(bias.shape, -6.0, np.float32))
+    if frames_per_token and family != "tacotron2":
+        pin_durations(model, frames_per_token)
     return export_saved_model(
         model,
         export_dir,
@@ -48,3 +52,18 @@ def export_untrained_voice(
         max_frames=max_frames,
         griffin_lim_iterations=griffin_lim_iterations,
     )
+
+
+def pin_durations(model, frames_per_token: int) -> None:
+    """Every token of a non-autoregressive model lasts exactly `frames_per_token` frames.
+
+    Random durations sit anywhere, some near a rounding edge (x.5 frames), where a float16
+    copy's tiny error adds or drops a frame and shifts everything after it; whole numbers
+    from a constant prediction (zero kernel, bias at the learned-spread mean) do not."""
+    import math
+
+    predictor = model.duration_predictor
+    predictor.residual_log_variance.assign(0.0)  # DurationPredictor.frames adds exp(0) / 2
+    kernel, bias = predictor.projection.kernel, predictor.projection.bias
+    kernel.assign(np.zeros(kernel.shape, np.float32))
+    bias.assign(np.full(bias.shape, math.log(frames_per_token + 1.0) - 0.5, np.float32))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -57,6 +56,7 @@ from tflite_export import untrained_model  # noqa: E402
 from models import features  # noqa: E402
 from models.audio_frontend import mel_to_linear_matrix  # noqa: E402
 from models.export import MEL_SIGNATURE, SIGNATURE, export_saved_model  # noqa: E402
+from models.testing import pin_durations  # noqa: E402
 from models.text.normalize import text_to_ids  # noqa: E402
 from models.tflite import bundle  # noqa: E402
 from models.tflite.export import export_tflite  # noqa: E402
@@ -82,11 +82,7 @@ def pinned_voice(family: str, preset: str, frames_per_token: int):
     frames_per_token for every token; tacotron2's gate never fires (runs to max_frames)."""
     model = untrained_model(family, preset)  # tacotron2's gate already silenced
     if family != "tacotron2":
-        predictor = model.duration_predictor
-        predictor.residual_log_variance.assign(0.0)  # frames() adds exp(0) / 2 = 0.5
-        kernel, bias = predictor.projection.kernel, predictor.projection.bias
-        kernel.assign(np.zeros(kernel.shape, np.float32))
-        bias.assign(np.full(bias.shape, math.log(frames_per_token + 1.0) - 0.5, np.float32))
+        pin_durations(model, frames_per_token)
     return model
 
 
