@@ -2,8 +2,9 @@
 judged (voice_card.json, with VOICE_CARD.md rendered from the same data), and the listing of a
 push directory that `tts-pipeline voices` prints.
 
-Standard library only: the CLI reads cards without loading TensorFlow, and the components
-write the files through their own file system layer (card_files gives the texts).
+Standard library only (with models.voice_files, which is too): the CLI reads cards without
+loading TensorFlow, and the components write the files through their own file system layer
+(card_files gives the texts).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import math
 import os
 from typing import Any
+
+from models import voice_files
 
 CARD_FILE = "voice_card.json"
 CARD_MARKDOWN_FILE = "VOICE_CARD.md"
@@ -257,17 +260,6 @@ def bundle_card(saved_model_dir: str, voice_info: dict[str, Any], variant: str) 
 # --- The listing of a push directory (TF Serving layout <base>/<name>/<version>/) ----------
 
 
-def _version_dirs(model_base: str) -> list[str]:
-    """Numbered, complete version directories, newest first (TF Serving's rule: a version
-    is a number; hidden .partial- pushes and other entries are not versions)."""
-    names = [
-        d
-        for d in os.listdir(model_base)
-        if d.isdigit() and os.path.isfile(os.path.join(model_base, d, "saved_model.pb"))
-    ]
-    return sorted(names, key=int, reverse=True)
-
-
 def _created_from_version(version_dir: str, version: str) -> str:
     """A pre-card version's date: the push time its number records (AtomicPusher numbers a
     version by the Unix time), else saved_model.pb's modification time."""
@@ -329,7 +321,7 @@ def list_voices(push_dir: str) -> list[dict[str, Any]]:
     if not os.path.isdir(push_dir):
         raise FileNotFoundError(f"no such directory: {push_dir!r}")
     push_dir = os.path.abspath(push_dir)
-    if _version_dirs(push_dir):
+    if next(voice_files.saved_model_versions(push_dir), None) is not None:
         bases = [(os.path.basename(push_dir), push_dir)]
     else:
         bases = [
@@ -339,7 +331,10 @@ def list_voices(push_dir: str) -> list[dict[str, Any]]:
         ]
     voices = []
     for name, base in bases:
-        versions = [version_entry(os.path.join(base, v), name, v) for v in _version_dirs(base)]
+        versions = [
+            version_entry(os.path.join(base, v), name, v)
+            for v in voice_files.saved_model_versions(base)
+        ]
         if versions:
             voices.append({"name": name, "versions": versions})
     return voices

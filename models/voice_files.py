@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from models import filesystems as fs
@@ -82,6 +83,21 @@ def latest_blessed_voice(output_dir: str, allow_unblessed: bool = False) -> str:
     )
 
 
+def saved_model_versions(model_base: str) -> Iterator[str]:
+    """The names of a TF Serving model base's complete versions, newest first: a version is a
+    numbered child directory (TF Serving's rule; hidden .partial- pushes and other entries are
+    not versions) holding saved_model.pb; none when model_base is not a directory. Lazy: each
+    saved_model.pb is looked for when its version's turn comes (file calls cost on a URI).
+
+    serving/versions.py lists differently: every numbered directory, saved_model.pb or not
+    yet, since the server judges a version complete by watching it stop changing."""
+    if not fs.isdir(model_base):
+        return
+    for name in sorted((d for d in fs.listdir(model_base) if d.isdigit()), key=int, reverse=True):
+        if fs.isfile(os.path.join(model_base, name, "saved_model.pb")):
+            yield name
+
+
 def resolve_saved_model_dir(model_dir: str, allow_unblessed: bool = False) -> str:
     """A SavedModel directory from what a user points at.
 
@@ -97,11 +113,9 @@ def resolve_saved_model_dir(model_dir: str, allow_unblessed: bool = False) -> st
     ):
         voice = latest_blessed_voice(model_dir, allow_unblessed)
         return resolve_saved_model_dir(voice)
-    versions = [d for d in fs.listdir(model_dir) if d.isdigit()] if fs.isdir(model_dir) else []
-    for version in sorted(versions, key=int, reverse=True):
-        candidate = os.path.join(model_dir, version)
-        if fs.exists(os.path.join(candidate, "saved_model.pb")):
-            return candidate
+    newest = next(saved_model_versions(model_dir), None)
+    if newest is not None:
+        return os.path.join(model_dir, newest)
     raise FileNotFoundError(
         f"no SavedModel in {model_dir!r}: expected saved_model.pb there or in a numbered "
         "version directory (TF Serving layout <base>/<name>/<version>/), or a pipeline output"
