@@ -1,8 +1,8 @@
 """The voice card's facts from the artifacts the components receive: the corpus from
 AudioExampleGen's examples (the Evaluator records it on its blessing), and the verdict and
-corpus from a blessing (the Pusher and the TFLiteExporter write the card from it).
+corpus from a blessing (the Pusher and the TFLiteExporter build the card from it).
 
-The card itself (fields, JSON, Markdown) is models/voice_card.py.
+The card itself (fields, JSON, Markdown, writing it) is models/voice_card.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 from absl import logging
 from tfx.components.evaluator import constants as evaluator_constants
 from tfx.dsl.io import fileio
-from tfx.utils import io_utils
 
 from models import voice_card
 
@@ -101,12 +100,6 @@ def card_for_model(
         source_model=source_model,
         **card_fields,
     )
-
-
-def write_card(directory: str, card: dict[str, Any]) -> None:
-    """voice_card.json and VOICE_CARD.md into `directory` (any file system TFX reaches)."""
-    for file_name, text in voice_card.card_files(card).items():
-        io_utils.write_string_file(os.path.join(directory, file_name), text)
 
 
 def model_name_of(blessing) -> str | None:

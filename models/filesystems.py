@@ -1,5 +1,5 @@
 """Paths that may be URIs (a corpus, a push directory, a served model base on s3://, hdfs://,
-gs://): tensorflow-io's file systems registered on first use, and the few file calls that read
+gs://): tensorflow-io's file systems registered on first use, and the few file calls that reach
 a local path with the standard library and a URI through tf.io.gfile.
 
 TensorFlow has local files, gs:// and ram:// built in; s3://, hdfs://, viewfs://, har://, az://,
@@ -129,6 +129,12 @@ def open_file(path: str, mode: str = "r", encoding: str = "utf-8") -> IO:
     if not is_uri(path):
         return open(path, mode, encoding=None if "b" in mode else encoding)  # noqa: SIM115
     return _gfile(path).GFile(path, mode)
+
+
+def write_text(path: str, text: str) -> None:
+    """`text` into the file at `path` (UTF-8), replacing it; its directory must exist."""
+    with open_file(path, "w") as handle:
+        handle.write(text)
 
 
 def walk_files(path: str) -> Iterator[tuple[str, int, int]]:

@@ -2,9 +2,8 @@
 judged (voice_card.json, with VOICE_CARD.md rendered from the same data), and the listing of a
 push directory that `tts-pipeline voices` prints.
 
-Standard library only (with models.voice_files, which is too): the CLI reads cards without
-loading TensorFlow, and the components write the files through their own file system layer
-(card_files gives the texts).
+Standard library only at import (models.voice_files and models.filesystems are too): the CLI
+reads cards without loading TensorFlow, which loads only to write a card to a URI.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import math
 import os
 from typing import Any
 
+from models import filesystems as fs
 from models import voice_files
 
 CARD_FILE = "voice_card.json"
@@ -216,10 +216,10 @@ def card_files(card: dict[str, Any]) -> dict[str, str]:
 
 
 def write_card(directory: str, card: dict[str, Any]) -> None:
-    """Writes both files into a local directory."""
+    """voice_card.json and VOICE_CARD.md into `directory`, local or a URI (s3://, gs://, ...:
+    models/filesystems.py)."""
     for name, text in card_files(card).items():
-        with open(os.path.join(directory, name), "w", encoding="utf-8") as handle:
-            handle.write(text)
+        fs.write_text(os.path.join(directory, name), text)
 
 
 def _read_json(path: str) -> dict[str, Any] | None:

@@ -139,7 +139,7 @@ class Executor(pusher_executor.Executor):
         )
         logging.info("Model written to serving path %s.", serving_path)
         io_utils.copy_dir(model_path, model_push.uri)  # the archive copy, as the stock Pusher
-        voice_card_artifacts.write_card(model_push.uri, card)
+        voice_card.write_card(model_push.uri, card)
         self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)
         logging.info("Model pushed to %s.", model_push.uri)
 

@@ -120,4 +120,4 @@ class Executor(base_executor.BaseExecutor):
             artifact=voice_card.TFLITE_BUNDLE,
             extra={"tflite_variant": shipped["variant"]},
         )
-        voice_card_artifacts.write_card(shipped["path"], card)
+        voice_card.write_card(shipped["path"], card)
