@@ -13,9 +13,8 @@ from typing import Any
 
 from absl import logging
 from tfx.components.evaluator import constants as evaluator_constants
-from tfx.dsl.io import fileio
 
-from models import voice_card
+from models import export, voice_card
 
 # ModelBlessing custom properties the TTSEvaluator adds for the card (JSON strings), beside
 # the stock `blessed` and `blessing_message`.
@@ -66,16 +65,6 @@ def evaluation_from_blessing(blessing) -> dict[str, Any] | None:
     }
 
 
-def read_voice_info(saved_model_dir: str) -> dict[str, Any]:
-    """assets/voice.json, read through TFX's file system layer; {} (logged) when absent."""
-    path = os.path.join(saved_model_dir, "assets", voice_card.VOICE_FILE)
-    if not fileio.exists(path):
-        logging.warning("voice card: no %s; family, preset and steps stay unknown", path)
-        return {}
-    with fileio.open(path, "r") as handle:
-        return json.loads(handle.read())
-
-
 def card_for_model(
     saved_model_dir: str,
     blessing,
@@ -89,7 +78,12 @@ def card_for_model(
     None: the served name the Trainer recorded in voice.json."""
     options = options or {}
     corpus = _json_property(blessing, CORPUS_PROPERTY) if blessing is not None else None
-    voice_info = read_voice_info(saved_model_dir)
+    try:
+        voice_info = export.read_voice_info(saved_model_dir)
+    except FileNotFoundError:
+        path = os.path.join(saved_model_dir, "assets", export.VOICE_FILE)
+        logging.warning("voice card: no %s; family, preset and steps stay unknown", path)
+        voice_info = {}
     return voice_card.build_card(
         name=name or voice_card.voice_name(voice_info),
         version=version,
