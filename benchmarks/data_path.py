@@ -31,7 +31,7 @@ def main() -> None:
         f"corpus: {built.utterances} utterances, {built.total_audio_seconds / 60:.1f} min audio,"
         f" built in {built.wall_seconds:.1f} s"
     )
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), time.process_time()
     summary = run_pipeline(
         corpus,
         os.path.join(args.workdir, "output"),
@@ -40,11 +40,16 @@ def main() -> None:
         enable_cache=False,
     )
     total_wall = time.monotonic() - start
+    total_cpu = time.process_time() - cpu_start
     audio_s = sum(summary["components"]["AudioExampleGen"]["audio_seconds"].values())
     print(f"{'component':<18} {'wall s':>8} {'audio s / wall s':>18}")
     for name, entry in summary["components"].items():
         print(f"{name:<18} {entry['wall_s']:>8.1f} {audio_s / entry['wall_s']:>18.1f}")
     print(f"{'whole run':<18} {total_wall:>8.1f} {audio_s / total_wall:>18.1f}")
+    print(
+        f"CPU {total_cpu:.1f} s in this process ({audio_s / total_cpu:.1f} audio s / CPU s);"
+        f" load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

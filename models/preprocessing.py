@@ -72,3 +72,28 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     outputs[features.MEL_MEAN] = tf.tile(mean[tf.newaxis, :], [batch, 1])
     outputs[features.MEL_STD] = tf.tile(std[tf.newaxis, :], [batch, 1])
     return outputs
+
+
+# Transform's own statistics, per stage: before, the raw descriptors StatisticsGen also reads
+# (not the PCM bytes: one opaque blob per clip); after, the text and the lengths. The
+# normalised mel is left out: frames x n_mels values per clip make one flat histogram of
+# every band, which says nothing the per-band mel_mean/mel_std do not, and summarising it
+# cost more than the transform itself.
+PRE_TRANSFORM_STATISTICS = features.STATISTICS_FEATURES
+POST_TRANSFORM_STATISTICS = (
+    features.ID,
+    features.TEXT,
+    features.TOKEN_LENGTH,
+    features.MEL_FRAMES,
+)
+
+
+def stats_options_updater_fn(stats_type, stats_options):
+    """TFX Transform's hook for its pre-/post-transform statistics (stats_type is
+    tfx.components.transform.stats_options_util.StatsType, read by name so models/ need not
+    import TFX)."""
+    pre = getattr(stats_type, "name", "") == "PRE_TRANSFORM"
+    stats_options.feature_allowlist = list(
+        PRE_TRANSFORM_STATISTICS if pre else POST_TRANSFORM_STATISTICS
+    )
+    return stats_options

@@ -42,6 +42,7 @@ DEFAULT_IMAGE = "tts-pipeline:0.1.0"  # the Dockerfile's tag; push it and pass -
 OUTPUT_FORMATS = ("job", "spec")
 
 PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
+STATS_OPTIONS_UPDATER_FN = "models.preprocessing.stats_options_updater_fn"
 RUN_FN = "models.model.run_fn"
 DEFAULT_TRAIN_STEPS = 200
 # Above this share of quarantined rows AudioExampleGen stops the run: a corpus that bad needs
@@ -49,9 +50,24 @@ DEFAULT_TRAIN_STEPS = 200
 DEFAULT_MAX_QUARANTINED_SHARE = 0.2
 EVAL_STEPS = 1  # the Trainer's own validation pass; TTSEvaluator measures held-out speech
 
-# In-memory DirectRunner: on 2 cores, multi-processing's start-up costs more than it buys
-# for the small demo corpus. Dataflow/Flink/Spark arguments replace these at scale.
-DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+# Beam's own defaults: the in-memory DirectRunner with one worker (on 2 cores,
+# multi-processing's start-up costs more than it buys for the demo corpus). Empty on
+# purpose: given any Beam argument without a dependency flag, every Beam stage of TFX copies
+# its own installation and builds an sdist of it for the workers (~3 s of CPU and 49 MB left
+# in /tmp per stage, per run), which local workers never read. Dataflow/Flink/Spark arguments
+# replace these at scale.
+DEFAULT_BEAM_ARGS: tuple[str, ...] = ()
+# Arguments that restate those defaults; dropped so that they do not trigger that sdist.
+_BEAM_DEFAULT_RESTATED = frozenset(
+    {"--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"}
+)
+
+
+def beam_args_for_tfx(beam_pipeline_args) -> list[str]:
+    """The Beam arguments TFX's stages get: the given ones less those restating Beam's
+    defaults (an empty list is what spares the per-stage sdist, see DEFAULT_BEAM_ARGS)."""
+    given = list(beam_pipeline_args or DEFAULT_BEAM_ARGS)
+    return [arg for arg in given if arg not in _BEAM_DEFAULT_RESTATED]
 
 
 # `--retrain`: from the weights of the voice blessed before the new data, from scratch, or

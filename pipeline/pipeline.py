@@ -96,6 +96,7 @@ def create_pipeline(
         analyzer_cache=analyzer_cache,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN,
+        stats_options_updater_fn=configs.STATS_OPTIONS_UPDATER_FN,
     )
     transform.add_upstream_node(anomaly_gate)
 
@@ -205,7 +206,7 @@ def create_pipeline(
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             metadata_path
         ),
-        beam_pipeline_args=list(beam_pipeline_args or configs.DEFAULT_BEAM_ARGS),
+        beam_pipeline_args=configs.beam_args_for_tfx(beam_pipeline_args),
     )
 
 

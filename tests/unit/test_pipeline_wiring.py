@@ -233,3 +233,48 @@ def test_run_pipeline_passes_create_pipelines_own_arguments_through(tmp_path, mo
     assert received["push_base"] == str(output / "serving")
     with pytest.raises(TypeError, match="train_step"):
         local_runner.run_pipeline(_corpus(tmp_path / "d"), str(tmp_path / "o2"), train_step=3)
+
+
+def test_local_beam_stages_get_no_arguments_that_make_tfx_package_itself(monkeypatch):
+    """Any Beam argument without a dependency flag makes every Beam stage of TFX copy its
+    install and build an sdist (49 MB left in /tmp per stage); restated defaults are dropped."""
+    from tfx.utils import dependency_utils
+
+    assert _pipeline().beam_pipeline_args == []
+    restated = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    assert _pipeline(beam_pipeline_args=restated).beam_pipeline_args == []
+    chosen = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    assert _pipeline(beam_pipeline_args=chosen).beam_pipeline_args == chosen
+
+    def no_sdist():
+        raise AssertionError("TFX built its ephemeral sdist")
+
+    monkeypatch.setattr(dependency_utils, "build_ephemeral_package", no_sdist)
+    from tfx.components.statistics_gen.executor import Executor
+
+    context = Executor.Context(beam_pipeline_args=_pipeline().beam_pipeline_args)
+    assert Executor(context)._beam_pipeline_args == []
+    with pytest.raises(AssertionError, match="sdist"):  # what the old defaults did
+        Executor(Executor.Context(beam_pipeline_args=["--direct_num_workers=1"]))
+
+
+def test_transform_summarises_the_lengths_not_every_mel_value():
+    from tensorflow_data_validation import StatsOptions
+    from tfx.components.transform import stats_options_util
+
+    from models import features, preprocessing
+
+    transform = _nodes(_pipeline())["Transform"]
+    assert transform.exec_properties["stats_options_updater_fn"] == (
+        configs.STATS_OPTIONS_UPDATER_FN
+    )
+    pre = preprocessing.stats_options_updater_fn(
+        stats_options_util.StatsType.PRE_TRANSFORM, StatsOptions()
+    )
+    post = preprocessing.stats_options_updater_fn(
+        stats_options_util.StatsType.POST_TRANSFORM, StatsOptions()
+    )
+    assert pre.feature_allowlist == list(features.STATISTICS_FEATURES)
+    assert features.AUDIO_PCM16 not in pre.feature_allowlist
+    assert {features.TOKEN_LENGTH, features.MEL_FRAMES} <= set(post.feature_allowlist)
+    assert features.MEL not in post.feature_allowlist
