@@ -136,3 +136,26 @@ def test_mel_to_linear_is_pseudo_inverse():
     np.testing.assert_allclose(fb @ inverse @ fb, fb, atol=1e-4)
     # Full column rank: mel -> linear -> mel is the identity.
     np.testing.assert_allclose(inverse @ fb, np.eye(AUDIO.n_mels), atol=1e-4)
+
+
+@pytest.mark.parametrize("config", [AUDIO, SMALL], ids=["audio", "small"])
+def test_filterbank_is_tensorflows_matrix(config):
+    """The numpy filterbank (built once, not per trace) is tf.signal's, to float32 rounding."""
+    expected = tf.signal.linear_to_mel_weight_matrix(
+        num_mel_bins=config.n_mels,
+        num_spectrogram_bins=config.n_fft // 2 + 1,
+        sample_rate=config.sample_rate,
+        lower_edge_hertz=config.fmin,
+        upper_edge_hertz=config.fmax,
+    ).numpy()
+    np.testing.assert_allclose(audio_frontend.mel_filterbank(config), expected, atol=2e-5)
+
+
+def test_log_mel_builds_in_a_tf1_graph():
+    """tf.Transform may trace in a TF1 graph (no eager, no init_scope escape)."""
+    with tf.Graph().as_default():
+        audio = tf.compat.v1.placeholder(tf.float32, [None, None])
+        mel = audio_frontend.log_mel_spectrogram(audio)
+        with tf.compat.v1.Session() as session:
+            out = session.run(mel, {audio: np.zeros([1, 1000], np.float32)})
+    assert out.shape == (1, 4, AUDIO.n_mels)
