@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from models.testing import export_untrained_voice
 from models.tflite import convert
@@ -131,6 +131,44 @@ def test_every_family_converts_with_builtin_ops_only(family, tmp_path):
             mel, length = run_model(model, feeds)
             assert int(length[0]) == int(expected_length[0]) > 0
             np.testing.assert_allclose(mel, expected_mel, atol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["mlp", "attention"])
+def test_nar_acoustic_work_follows_the_utterance(family, tmp_path):
+    """The NAR decoder's tensors take the utterance's frame count (FrameBound), not
+    max_frames, while the mel output keeps its static shape, zero past mel_length."""
+    directory = str(tmp_path / family)
+    export_untrained_voice(directory, family, max_frames=MAX_FRAMES, frames_per_token=3)
+    source = load_source(directory)
+    function, _ = acoustic_function(
+        source.model, source.mel_mean, source.mel_std, MAX_TOKENS, MAX_FRAMES
+    )
+    ids = np.zeros((1, MAX_TOKENS), np.int32)
+    ids[0, :9] = [20, 31, 24, 24, 27, 7, 2, 8, 1]
+    feeds = [ids, np.array([9], np.int32)]
+    # Without the default XNNPack delegate every intermediate tensor keeps its own shape.
+    interpreter = Interpreter(
+        model_content=convert.convert(function),
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interpreter.allocate_tensors()
+    for detail, value in zip(interpreter.get_input_details(), feeds, strict=True):
+        interpreter.set_tensor(detail["index"], value)
+    interpreter.invoke()
+    outputs = {d["dtype"]: d for d in interpreter.get_output_details()}
+    mel_detail = outputs[np.float32]
+    assert list(mel_detail["shape"]) == list(mel_detail["shape_signature"]) == [1, MAX_FRAMES, 80]
+    mel = interpreter.get_tensor(mel_detail["index"])
+    length = int(interpreter.get_tensor(outputs[np.int32]["index"])[0])
+    assert length == 9 * 3
+    hidden = source.model.model_config.hidden_dim
+    # Shapes of the tensors computed per call (constants, e.g. a position table, are static).
+    computed = {
+        tuple(d["shape"]) for d in interpreter.get_tensor_details() if -1 in d["shape_signature"]
+    }
+    assert (1, length, hidden) in computed and (1, MAX_FRAMES, hidden) not in computed
+    assert not mel[0, length:].any()
+    np.testing.assert_allclose(mel, function(*feeds)[0].numpy(), atol=1e-4)
 
 
 def test_unknown_quantization_is_refused():
