@@ -152,6 +152,11 @@ def griffin_lim_builtin(
     the spectrum is carried packed for _irfft with its magnitude applied (one gain M / |t_n|
     per bin instead of a unit phasor times M), 1/N and the pairs' 1/2 ride in the windows and
     the gain, and overlap-add and re-framing share one pass.
+
+    The n_iter rounds are unrolled (n_iter is fixed at export), the same numbers as a WHILE
+    loop: LiteRT at 1 thread ran 12 rounds over 456 frames 5-8 % faster in float32 with the
+    default resolver (XNNPack), 3-5 % in dynamic int8, 0-2 % without XNNPack, for about 12 kB
+    of model per round (the converter shares the constants).
     """
     k = overlap(config)
     hop, bins = config.hop_length, config.n_fft // 2 + 1
@@ -198,7 +203,7 @@ def griffin_lim_builtin(
     # = 0 even when the rebuilt bin is exactly 0 and float16 storage has flushed 1e-16 to 0.
     silent = tf.cast(tf.equal(magnitude, 0.0), tf.float32)
 
-    def refine(step, packed, previous_real, previous_imag):
+    def refine(packed, previous_real, previous_imag):
         rebuilt = _reframe_overlap_add(windowed_frames(packed), frames, hop, k) * analysis
         rebuilt_real, rebuilt_imag = _rfft_pairs(rebuilt)
         rebuilt_imag *= inner  # zero at DC and Nyquist, as irfft reads them
@@ -212,12 +217,13 @@ def griffin_lim_builtin(
         low = (to_real - to_imag) * gain
         high = ((to_real + to_imag) * gain)[..., 1:-1]
         packed = tf.concat([low, tf.reverse(high, axis=[-1])], axis=-1)
-        return step + 1, packed, rebuilt_real, rebuilt_imag
+        return packed, rebuilt_real, rebuilt_imag
 
     zeros = tf.zeros_like(real)
-    _, packed, _, _ = tf.while_loop(
-        lambda step, *_: step < n_iter, refine, (tf.constant(0), packed, zeros, zeros)
-    )
+    state = (packed, zeros, zeros)
+    for _ in range(n_iter):
+        state = refine(*state)
+    packed = state[0]
     audio = _overlap_add(windowed_frames(packed), hop, k)[:, : frames * hop]
     audio_length = mel_length * hop
     audio *= tf.cast(tf.range(frames * hop)[None, :] < audio_length[:, None], tf.float32)
