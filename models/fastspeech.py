@@ -16,6 +16,8 @@ class FastSpeechConfig(NARConfig):
     num_heads: int = 2
     conv_filters: int = 256  # FFT block conv net: hidden -> conv_filters -> hidden
     conv_kernel_size: int = 3
+    attention_dropout: float = 0.1  # on attention probabilities; residual paths use `dropout`
+    embedding_stddev: float = 1.0  # tokens at the scale of the sine position code
 
 
 CONFIGS = {
@@ -26,6 +28,9 @@ CONFIGS = {
         num_heads=2,
         conv_filters=256,
         duration_filters=64,
+        # Dropping the frames' attention probabilities cost 24 % of a CPU step (B 8, 500
+        # frames: 0.116 s vs 0.093 s); the residual dropout is kept.
+        attention_dropout=0.0,
     ),
     # The paper's sizes: 6 + 6 FFT blocks, hidden 384, 2 heads, conv 384 -> 1536 -> 384 with
     # kernel 3 in both layers; duration predictor 256 filters as in FastSpeech 2.
@@ -57,5 +62,6 @@ class FastSpeech(NonAutoregressiveTTS):
             c.conv_filters,
             c.conv_kernel_size,
             c.dropout,
+            c.attention_dropout,
             name=f"{stack}_fft_{index}",
         )

@@ -37,6 +37,10 @@ class NARConfig:
     encoder_layers: int = 2
     decoder_layers: int = 2
     dropout: float = 0.1
+    # Token embeddings start N(0, stddev); 0 keeps Keras's uniform(-0.05, 0.05). A family that
+    # adds a sine position code (amplitude 1) starts its tokens at that scale, or the encoder's
+    # input is mostly position and token identity must first grow out of it.
+    embedding_stddev: float = 0.0
     # Duration predictor (on the detached encoder output).
     duration_filters: int = 64
     duration_kernel_size: int = 3
@@ -97,7 +101,16 @@ class NonAutoregressiveTTS(keras.Model):
             config = self.config_class(**config)
         self.model_config = config
         c = config
-        self.embedding = keras.layers.Embedding(c.vocab_size, c.hidden_dim, name="embedding")
+        self.embedding = keras.layers.Embedding(
+            c.vocab_size,
+            c.hidden_dim,
+            embeddings_initializer=(
+                keras.initializers.RandomNormal(stddev=c.embedding_stddev)
+                if c.embedding_stddev > 0
+                else "uniform"
+            ),
+            name="embedding",
+        )
         self.positional_encoding = SinusoidalPositionalEncoding(name="positional_encoding")
         self.encoder_blocks = [self._make_block("encoder", i) for i in range(c.encoder_layers)]
         self.decoder_blocks = [self._make_block("decoder", i) for i in range(c.decoder_layers)]

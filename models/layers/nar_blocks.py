@@ -63,7 +63,11 @@ class SinusoidalPositionalEncoding(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="tts")
 class FFTBlock(keras.layers.Layer):
     """FastSpeech feed-forward Transformer block: self-attention then a 2-layer 1-D conv net,
-    each with residual, dropout and post-LayerNorm. Padded positions are zero on output."""
+    each with residual, dropout and post-LayerNorm. Padded positions are zero on output.
+
+    `attention_dropout` (None: `dropout`) drops attention probabilities: one random mask of
+    batch x heads x length x length, so on frames it is most of what dropout costs a step.
+    """
 
     def __init__(
         self,
@@ -72,6 +76,7 @@ class FFTBlock(keras.layers.Layer):
         conv_filters: int,
         conv_kernel_size: int = 3,
         dropout: float = 0.1,
+        attention_dropout: float | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -80,12 +85,13 @@ class FFTBlock(keras.layers.Layer):
         self.conv_filters = conv_filters
         self.conv_kernel_size = conv_kernel_size
         self.dropout = dropout
+        self.attention_dropout = dropout if attention_dropout is None else attention_dropout
 
     def build(self, input_shape):
         self.attention = keras.layers.MultiHeadAttention(
             self.num_heads,
             self.hidden_dim // self.num_heads,
-            dropout=self.dropout,
+            dropout=self.attention_dropout,
             name="attention",
         )
         self.attention.build(input_shape, input_shape)
@@ -128,6 +134,7 @@ class FFTBlock(keras.layers.Layer):
             "conv_filters": self.conv_filters,
             "conv_kernel_size": self.conv_kernel_size,
             "dropout": self.dropout,
+            "attention_dropout": self.attention_dropout,
         }
 
 

@@ -14,7 +14,12 @@ from models.layers.alignment import (
     gaussian_log_likelihood,
     monotonic_alignment_search,
 )
-from models.layers.nar_blocks import ChunkedDepthwiseConv1D, DurationPredictor, LengthRegulator
+from models.layers.nar_blocks import (
+    ChunkedDepthwiseConv1D,
+    DurationPredictor,
+    FFTBlock,
+    LengthRegulator,
+)
 from models.registry import build_model, model_class
 
 FAMILIES = ("attention", "mlp")  # FastSpeech, Mixer-TTS
@@ -284,6 +289,48 @@ def test_config_round_trip(family, tmp_path):
     np.testing.assert_array_equal(loaded(batch, training=False)["mel"], expected["mel"])
     with pytest.raises(ValueError, match="unknown config fields"):
         build_model(family, "small", hidden=3)
+
+
+def test_fft_block_attention_dropout_is_its_own_setting():
+    """attention_dropout reaches the attention probabilities, round-trips, and a block saved
+    before the field existed keeps its old behaviour (attention dropout = dropout)."""
+    block = FFTBlock(16, 2, 32, dropout=0.1, attention_dropout=0.0)
+    block.build((None, None, 16))
+    assert block.attention.dropout == 0.0 and block.dropout_layer.rate == 0.1
+    clone = FFTBlock.from_config(block.get_config())
+    assert clone.get_config() == block.get_config()
+    old_config = {k: v for k, v in block.get_config().items() if k != "attention_dropout"}
+    old = FFTBlock.from_config(old_config)
+    old.build((None, None, 16))
+    assert old.attention_dropout == 0.1 and old.attention.dropout == 0.1
+    # With attention dropout off and no residual dropout, a training call is deterministic.
+    quiet = FFTBlock(16, 2, 32, dropout=0.0, attention_dropout=0.0)
+    x = np.random.default_rng(0).normal(size=(2, 5, 16)).astype("float32")
+    mask = np.array([[True] * 5, [True] * 3 + [False] * 2])
+    np.testing.assert_array_equal(
+        quiet(x, padding_mask=mask, training=True), quiet(x, padding_mask=mask, training=True)
+    )
+    noisy = FFTBlock(16, 2, 32, dropout=0.0, attention_dropout=0.5)
+    assert not np.allclose(
+        noisy(x, padding_mask=mask, training=True), noisy(x, padding_mask=mask, training=True)
+    )
+
+
+def test_small_presets_dropout_and_embedding_scale():
+    """attention/small drops no attention probabilities (24 % of its CPU step) but keeps the
+    residual dropout, and starts its token embeddings at the sine position code's scale; mlp
+    keeps Keras's uniform(-0.05, 0.05) start."""
+    keras.utils.set_random_seed(0)
+    attention = build_model("attention", "small")
+    attention(_batch([5, 3], [12, 8]), training=False)
+    for block in attention.encoder_blocks + attention.decoder_blocks:
+        assert block.attention.dropout == 0.0 and block.dropout == 0.1
+    std = float(np.std(np.asarray(attention.embedding.embeddings)))
+    assert 0.9 < std < 1.1, std
+    mlp = build_model("mlp", "small")
+    mlp(_batch([5, 3], [12, 8]), training=False)
+    assert float(np.max(np.abs(np.asarray(mlp.embedding.embeddings)))) <= 0.05
+    assert build_model("attention", "base").model_config.attention_dropout == 0.1
 
 
 @pytest.mark.parametrize("family", FAMILIES)
