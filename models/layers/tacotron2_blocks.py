@@ -308,6 +308,10 @@ class Tacotron2Decoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        # TensorFlow's XLA cannot compile the gradient of a scan of dynamic length ("tf2xla
+        # conversion failed" at the first step); Keras reads this and trains without XLA there.
+        # JAX's scan compiles.
+        self.supports_jit = keras.backend.backend() != "tensorflow"
         self.n_mels = n_mels
         self.reduction_factor = reduction_factor
         self.attention_window_backward = attention_window_backward

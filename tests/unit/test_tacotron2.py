@@ -179,6 +179,19 @@ def test_graph_mode_with_dynamic_shapes():
     assert out["mel"].shape == (3, 12, N_MELS) and out["alignment"].shape == (3, steps, 6)
 
 
+def test_asking_for_xla_on_tensorflow_trains_without_it():
+    """jit_compile=True (the Trainer's choice on a GPU) must not crash the first step: TF's XLA
+    cannot compile the decoder scan's gradient, so Keras falls back to graph mode."""
+    model = Tacotron2.from_preset("small", seed=0)
+    batch = _batch([5, 3], [12, 7], model.model_config.vocab_size)
+    model(batch, training=False)
+    with pytest.warns(UserWarning, match="jit_compile"):
+        model.compile(optimizer="adam", jit_compile=True)
+    assert model.jit_compile is False
+    history = model.fit(batch, batch_size=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
 def _with_constant_gate(model: Tacotron2, logits) -> Tacotron2:
     """Gate logits fixed per frame of a step, whatever the decoder state."""
     gate = model.decoder.gate_layer
