@@ -317,7 +317,7 @@ def test_fft_block_attention_dropout_is_its_own_setting():
 
 
 def test_small_presets_dropout_and_embedding_scale():
-    """attention/small drops no attention probabilities (24 % of its CPU step) but keeps the
+    """attention/small drops no attention probabilities (a fifth of its CPU step) but keeps the
     residual dropout, and starts its token embeddings at the sine position code's scale; mlp
     keeps Keras's uniform(-0.05, 0.05) start."""
     keras.utils.set_random_seed(0)
