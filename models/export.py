@@ -28,6 +28,26 @@ ASSET_FILES = ("symbols.json", "audio_config.json", VOICE_FILE)
 MAX_TEXT_CHARS = 1000  # one request's text; longer input should be split at sentences
 
 
+def vocode(
+    log_mel: tf.Tensor,
+    mel_length: tf.Tensor,
+    max_frames: int,
+    griffin_lim_iterations: int,
+    griffin_lim_momentum: float = DEFAULT_MOMENTUM,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The served vocoder: Griffin-Lim over the longest utterance plus the k - 1 frames its
+    last windows reach (zero magnitude; at most max_frames in all, as the TFLite vocoder
+    runs), audio cut to the longest utterance's samples."""
+    hop = features.AUDIO.hop_length
+    frames = tf.shape(log_mel)[1]
+    reach = tf.minimum(frames + features.AUDIO.win_length // hop - 1, max_frames)
+    padded = tf.pad(log_mel, [[0, 0], [0, tf.maximum(reach - frames, 0)], [0, 0]])
+    audio, audio_length = griffin_lim(
+        padded, mel_length, n_iter=griffin_lim_iterations, momentum=griffin_lim_momentum
+    )
+    return audio[:, : frames * hop], audio_length
+
+
 class Synthesizer(tf.Module):
     """Raw text -> (audio, audio_length, mel, mel_length); token ids -> mel for evaluation.
 
@@ -74,20 +94,13 @@ class Synthesizer(tf.Module):
         return log_mel, mel_length
 
     def _vocode(self, log_mel: tf.Tensor, mel_length: tf.Tensor):
-        """Griffin-Lim over the longest utterance plus the k - 1 frames its last windows
-        reach (zero magnitude; at most max_frames in all, as the TFLite vocoder runs), audio
-        cut to the longest utterance's samples."""
-        hop = features.AUDIO.hop_length
-        frames = tf.shape(log_mel)[1]
-        reach = tf.minimum(frames + features.AUDIO.win_length // hop - 1, self.max_frames)
-        padded = tf.pad(log_mel, [[0, 0], [0, tf.maximum(reach - frames, 0)], [0, 0]])
-        audio, audio_length = griffin_lim(
-            padded,
+        return vocode(
+            log_mel,
             mel_length,
-            n_iter=self.griffin_lim_iterations,
-            momentum=self.griffin_lim_momentum,
+            self.max_frames,
+            self.griffin_lim_iterations,
+            self.griffin_lim_momentum,
         )
-        return audio[:, : frames * hop], audio_length
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(self, text: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -16,6 +16,8 @@ of `bundle_preference` becomes the bundle; failed variants are reported, never s
 unknown variant name is refused when the pipeline is built, with the list of choices; the
 component logs one line per variant as it finishes, with its elapsed time. The bundle carries
 a voice card (voice_card.json, VOICE_CARD.md) from the blessing and `voice_card` ({"licence"}).
+`griffin_lim_iterations` gives the phone's vocoder fewer rounds than the voice serves (cost is
+linear in them; benchmarks/vocoder_rounds.py measures what they buy); absent, the voice's own.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class TFLiteExporterSpec(ComponentSpec):
         "max_sentences": ExecutionParameter(type=int),
         # JSON {"licence": ...}: the operator's fields of the bundle's voice card.
         "voice_card": ExecutionParameter(type=str, optional=True),
+        # The phone's vocoder rounds; absent: the voice's own.
+        "griffin_lim_iterations": ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {
         "model": ChannelParameter(type=standard_artifacts.Model),
@@ -66,7 +70,12 @@ class TFLiteExporter(base_component.BaseComponent):
         max_tokens: int = DEFAULT_MAX_TOKENS,
         max_sentences: int = executor.DEFAULT_MAX_SENTENCES,
         voice_card: dict | None = None,
+        griffin_lim_iterations: int | None = None,
     ):
+        if griffin_lim_iterations is not None and int(griffin_lim_iterations) < 1:
+            raise ValueError(
+                f"griffin_lim_iterations must be at least 1, got {griffin_lim_iterations}"
+            )
         spec = TFLiteExporterSpec(
             model=model,
             model_blessing=model_blessing,
@@ -76,6 +85,9 @@ class TFLiteExporter(base_component.BaseComponent):
             max_tokens=int(max_tokens),
             max_sentences=int(max_sentences),
             voice_card=json.dumps(voice_card or {}, sort_keys=True),
+            griffin_lim_iterations=(
+                None if griffin_lim_iterations is None else int(griffin_lim_iterations)
+            ),
             tflite_bundle=types.Channel(type=TFLiteBundle),
         )
         super().__init__(spec=spec)

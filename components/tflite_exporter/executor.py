@@ -95,6 +95,7 @@ class Executor(base_executor.BaseExecutor):
             max_tokens=int(exec_properties["max_tokens"]),
             sentences=sentences or None,
             bundle_preference=json.loads(exec_properties["bundle_preference"]),
+            griffin_lim_iterations=exec_properties.get("griffin_lim_iterations"),
         )
         shipped = report["bundle"]
         output.set_string_custom_property(

@@ -23,6 +23,16 @@ def _variants(value: str) -> str | list[str]:
     )
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: a whole number of rounds, at least 1")
+    return number
+
+
 def add_export_tflite_parser(subparsers) -> argparse.ArgumentParser:
     """Adds the export-tflite command to the `tts-pipeline` subparsers (imports no TensorFlow:
     the export itself is imported when the command runs)."""
@@ -59,6 +69,13 @@ def add_export_tflite_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--sentences", default=None, help="a text file of eval sentences, one per line"
+    )
+    parser.add_argument(
+        "--griffin-lim-iterations",
+        type=_positive,
+        default=None,
+        help="vocoder rounds the phone runs (default: the voice's own). Vocoder time scales "
+        "with them; benchmarks/vocoder_convergence.py prints what fewer rounds cost in quality",
     )
     parser.set_defaults(func=run_export_tflite)
     return parser
@@ -98,6 +115,7 @@ def run_export_tflite(args: argparse.Namespace) -> int:
             sentences=sentences,
             bundle_preference=preference,
             progress=lambda line: print(line, file=sys.stderr, flush=True),
+            griffin_lim_iterations=args.griffin_lim_iterations,
         )
     except (FileNotFoundError, ValueError) as error:
         print(f"tts-pipeline export-tflite: {error}", file=sys.stderr)

@@ -92,6 +92,15 @@ def savedmodel_references(source: SourceModel, sentences) -> list[Reference]:
         out = serve(text=tf.constant([text]))
         mel_length = int(out["mel_length"].numpy()[0])
         audio_length = int(out["audio_length"].numpy()[0])
+        audio = out["audio"]
+        if source.revocodes:  # the phone runs other vocoder rounds: so must its reference
+            audio, _ = export.vocode(
+                out["mel"],
+                out["mel_length"],
+                source.max_frames,
+                source.griffin_lim_iterations,
+                source.griffin_lim_momentum,
+            )
         references.append(
             Reference(
                 text=text,
@@ -99,7 +108,7 @@ def savedmodel_references(source: SourceModel, sentences) -> list[Reference]:
                 tokens_match=[int(i) for i in served_ids] == ids,
                 mel=_padded(out["mel"].numpy()[0], source.max_frames),
                 mel_length=mel_length,
-                audio=out["audio"].numpy()[0, :audio_length],
+                audio=audio.numpy()[0, :audio_length],
                 noise=noise,
             )
         )

@@ -230,6 +230,7 @@ def _run_component(tmp_path, model_uri: str, blessed: int | None) -> dict:
         model_blessing=blessing.outputs["result"] if blessing else None,
         quantize=("none",),
         bundle_preference=("none",),
+        griffin_lim_iterations=4,  # the voice serves 8
     )
     components.append(exporter)
     pipeline = tfx.dsl.Pipeline(
@@ -253,7 +254,12 @@ def test_component_exports_blessed_models_only(exports, tmp_path):
     exported = _run_component(tmp_path / "blessed", str(model_uri), blessed=1)
     assert {"bundle", "variants", "report.json", "report.md"} <= set(exported["files"])
     with open(os.path.join(exported["uri"], "report.json"), encoding="utf-8") as handle:
-        assert json.load(handle)["variants"]["float32"]["status"] == "passed"
+        report = json.load(handle)
+    assert report["variants"]["float32"]["status"] == "passed"
+    assert (
+        report["source"]["griffin_lim_iterations"],
+        report["source"]["served_griffin_lim_iterations"],
+    ) == (4, 8)
     card = voice_card.read_card(os.path.join(exported["uri"], "bundle"))  # the bundle's card
     assert card["artifact"] == voice_card.TFLITE_BUNDLE and card["tflite_variant"] == "float32"
     assert (card["family"], card["evaluation"]["blessed"]) == ("mlp", True)

@@ -26,6 +26,7 @@ from models.testing import export_untrained_voice
 from models.tflite import bundle, convert, parity
 from models.tflite.cli import add_export_tflite_parser
 from models.tflite.export import export_tflite
+from models.tflite.source import load_source
 
 MAX_TOKENS = 40
 SENTENCES = ["How are you today?", "Dr. Smith paid $3."]
@@ -84,6 +85,13 @@ def test_variants_are_validated_and_listed_where_chosen():
         TFLiteExporter(model=Channel(type=standard_artifacts.Model), bundle_preference=("float8",))
     exporter = TFLiteExporter(model=Channel(type=standard_artifacts.Model), quantize="all")
     assert json.loads(exporter.exec_properties["quantize"]) == ["none", "float16", "dynamic"]
+    assert exporter.exec_properties["griffin_lim_iterations"] is None
+    exporter = TFLiteExporter(
+        model=Channel(type=standard_artifacts.Model), griffin_lim_iterations=6
+    )
+    assert exporter.exec_properties["griffin_lim_iterations"] == 6
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        TFLiteExporter(model=Channel(type=standard_artifacts.Model), griffin_lim_iterations=0)
     parser = argparse.ArgumentParser(prog="tts-pipeline")
     add_export_tflite_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(
@@ -197,6 +205,33 @@ def test_a_variant_beyond_tolerance_is_failed_and_not_shipped(voice_dir, tmp_pat
     assert not os.path.exists(tmp_path / "none" / "bundle")
 
 
+def test_fewer_vocoder_rounds_for_the_phone_are_judged_against_the_same_rounds(voice_dir, tmp_path):
+    """The voice serves 3 rounds; the bundle runs 1. Its float32 audio must match the
+    SavedModel's mel vocoded with 1 round (40 dB), which 3-round audio would not."""
+    report = export_tflite(
+        voice_dir,
+        str(tmp_path / "one-round"),
+        quantize="none",
+        max_tokens=MAX_TOKENS,
+        sentences=SENTENCES[:1],
+        threads=(1,),
+        griffin_lim_iterations=1,
+    )
+    assert report["source"]["griffin_lim_iterations"] == 1
+    assert report["source"]["served_griffin_lim_iterations"] == 3
+    entry = report["variants"]["float32"]
+    assert entry["status"] == "passed", entry["reasons"]
+    with open(tmp_path / "one-round" / "bundle" / "bundle.json", encoding="utf-8") as handle:
+        assert json.load(handle)["griffin_lim_iterations"] == 1
+
+    source = load_source(voice_dir)
+    one_round = parity.savedmodel_references(source.with_griffin_lim_iterations(1), SENTENCES)
+    served = parity.savedmodel_references(source, SENTENCES)
+    assert parity.snr_db(served[0].audio, one_round[0].audio) < 30
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        source.with_griffin_lim_iterations(0)
+
+
 def test_over_long_text_is_split_at_sentences_or_refused(exported):
     out, _ = exported
     runner = bundle.load_runner(os.path.join(out, "bundle", "runner.py"))
@@ -226,6 +261,12 @@ def test_cli_parser_defaults_and_choices():
     assert args.quantize == "dynamic" and callable(args.func)
     with pytest.raises(SystemExit):
         parser.parse_args(["export-tflite", "--model-dir", "m", "--out", "o", "--quantize", "int4"])
+    assert args.griffin_lim_iterations is None  # the voice's own
+    base = ["export-tflite", "--model-dir", "m", "--out", "o", "--griffin-lim-iterations"]
+    assert parser.parse_args([*base, "6"]).griffin_lim_iterations == 6
+    for wrong in ("0", "six"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*base, wrong])
 
 
 def _blessing(tmp_path, blessed: int):
