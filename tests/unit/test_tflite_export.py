@@ -67,6 +67,19 @@ def exported(voice_dir, tmp_path_factory):
 PROGRESS: list[str] = []
 
 
+def export_one_sentence(voice_dir: str, out: str, quantize, **options) -> dict:
+    """One sentence on one thread: enough to judge parity and shipping."""
+    return export_tflite(
+        voice_dir,
+        out,
+        quantize=quantize,
+        max_tokens=MAX_TOKENS,
+        sentences=SENTENCES[:1],
+        threads=(1,),
+        **options,
+    )
+
+
 def test_one_progress_line_per_variant_with_elapsed_time(exported):
     _, report = exported
     per_variant = [line for line in PROGRESS if re.match(r"TFLite \d/2 ", line)]
@@ -175,13 +188,10 @@ def test_float32_and_float16_parity_within_tolerance(exported):
 
 def test_a_variant_beyond_tolerance_is_failed_and_not_shipped(voice_dir, tmp_path):
     impossible = parity.Tolerance(mel_l1=-1.0, mcd_db=0.5, length_frames=2, vocoder_snr_db=20)
-    report = export_tflite(
+    report = export_one_sentence(
         voice_dir,
         str(tmp_path / "fallback"),
-        quantize=["float16", "none"],
-        max_tokens=MAX_TOKENS,
-        sentences=SENTENCES[:1],
-        threads=(1,),
+        ["float16", "none"],
         tolerances={"float16": impossible},
     )
     failed = report["variants"]["float16"]
@@ -190,14 +200,8 @@ def test_a_variant_beyond_tolerance_is_failed_and_not_shipped(voice_dir, tmp_pat
     with open(tmp_path / "fallback" / "variants" / "float16" / "bundle.json") as handle:
         assert json.load(handle)["parity"]["status"] == "failed"
 
-    report = export_tflite(
-        voice_dir,
-        str(tmp_path / "none"),
-        quantize="float16",
-        max_tokens=MAX_TOKENS,
-        sentences=SENTENCES[:1],
-        threads=(1,),
-        tolerances={"float16": impossible},
+    report = export_one_sentence(
+        voice_dir, str(tmp_path / "none"), "float16", tolerances={"float16": impossible}
     )
     assert (
         report["bundle"]["shipped"] is False and "no variant passed" in report["bundle"]["reason"]
@@ -208,14 +212,8 @@ def test_a_variant_beyond_tolerance_is_failed_and_not_shipped(voice_dir, tmp_pat
 def test_fewer_vocoder_rounds_for_the_phone_are_judged_against_the_same_rounds(voice_dir, tmp_path):
     """The voice serves 3 rounds; the bundle runs 1. Its float32 audio must match the
     SavedModel's mel vocoded with 1 round (40 dB), which 3-round audio would not."""
-    report = export_tflite(
-        voice_dir,
-        str(tmp_path / "one-round"),
-        quantize="none",
-        max_tokens=MAX_TOKENS,
-        sentences=SENTENCES[:1],
-        threads=(1,),
-        griffin_lim_iterations=1,
+    report = export_one_sentence(
+        voice_dir, str(tmp_path / "one-round"), "none", griffin_lim_iterations=1
     )
     assert report["source"]["griffin_lim_iterations"] == 1
     assert report["source"]["served_griffin_lim_iterations"] == 3
