@@ -75,7 +75,7 @@ def add_export_tflite_parser(subparsers) -> argparse.ArgumentParser:
         type=_positive,
         default=None,
         help="vocoder rounds the phone runs (default: the voice's own). Vocoder time scales "
-        "with them; benchmarks/vocoder_convergence.py prints what fewer rounds cost in quality",
+        "with them; benchmarks/vocoder_rounds.py prints what fewer rounds cost in quality",
     )
     parser.set_defaults(func=run_export_tflite)
     return parser
