@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_run
 DEMO_SENTENCES ?= 200
 DEMO_MODEL ?= mlp
-DEMO_STEPS ?= 2500
+DEMO_STEPS ?= 4000
 
 # Python 3.10: pyenv's global shim for python3.10 fails when 3.11 is global, so ask
 # pyenv for the real interpreter first and fall back to a plain python3.10.

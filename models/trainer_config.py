@@ -28,7 +28,11 @@ class TrainerConfig:
     peak_learning_rate: float = -1.0  # < 0: the family and preset's recipe (LEARNING_RECIPES)
     warmup_steps: int = -1  # < 0: the family and preset's recipe
     clip_norm: float = 1.0
-    steps_per_epoch: int = 50  # checkpoint/validation cadence
+    # Checkpoint, validation and TensorBoard-sample cadence. Each epoch end costs ~5.6 s on a
+    # 2-core CPU (1.8 s speech sample, 0.3 s validation, ~3 s Keras's epoch turn-over): at 50
+    # steps mlp/small trained at 3.8 steps/s, at 600 at 6.3 (600 steps each). A kill loses
+    # at most one epoch (~80 s at 500).
+    steps_per_epoch: int = 500
     max_train_frames: int = 1000  # longer utterances stay out of training batches
     max_synthesis_frames: int = 1500  # free-running cap at serving time (~17 s)
     griffin_lim_iterations: int = 12  # fast Griffin-Lim: as converged as 32 plain ones (vocoder.py)
