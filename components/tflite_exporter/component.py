@@ -33,6 +33,7 @@ from components.artifacts import TFLiteBundle
 from components.tflite_exporter import executor
 from models.tflite import DEFAULT_MAX_TOKENS
 from models.tflite.export import _quantize_list
+from models.tflite.source import checked_rounds
 
 
 class TFLiteExporterSpec(ComponentSpec):
@@ -72,10 +73,6 @@ class TFLiteExporter(base_component.BaseComponent):
         voice_card: dict | None = None,
         griffin_lim_iterations: int | None = None,
     ):
-        if griffin_lim_iterations is not None and int(griffin_lim_iterations) < 1:
-            raise ValueError(
-                f"griffin_lim_iterations must be at least 1, got {griffin_lim_iterations}"
-            )
         spec = TFLiteExporterSpec(
             model=model,
             model_blessing=model_blessing,
@@ -86,7 +83,7 @@ class TFLiteExporter(base_component.BaseComponent):
             max_sentences=int(max_sentences),
             voice_card=json.dumps(voice_card or {}, sort_keys=True),
             griffin_lim_iterations=(
-                None if griffin_lim_iterations is None else int(griffin_lim_iterations)
+                None if griffin_lim_iterations is None else checked_rounds(griffin_lim_iterations)
             ),
             tflite_bundle=types.Channel(type=TFLiteBundle),
         )

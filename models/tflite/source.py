@@ -32,24 +32,21 @@ class SourceModel:
     max_frames: int
     griffin_lim_iterations: int
     # Fast Griffin-Lim's momentum; voices exported before it was recorded ran plain (0.0).
-    griffin_lim_momentum: float = 0.0
+    griffin_lim_momentum: float
     # The rounds the SavedModel itself runs (griffin_lim_iterations is the export's, which a
     # phone bundle may lower: see with_griffin_lim_iterations).
-    served_griffin_lim_iterations: int | None = None
+    served_griffin_lim_iterations: int
 
     def with_griffin_lim_iterations(self, iterations: int | None) -> SourceModel:
         """This source exported with `iterations` vocoder rounds (None: the served count)."""
         if iterations is None:
             return self
-        if int(iterations) < 1:
-            raise ValueError(f"griffin_lim_iterations must be at least 1, got {iterations}")
-        return dataclasses.replace(self, griffin_lim_iterations=int(iterations))
+        return dataclasses.replace(self, griffin_lim_iterations=checked_rounds(iterations))
 
     @property
     def revocodes(self) -> bool:
         """True when the export's vocoder runs other rounds than the SavedModel's."""
-        served = self.served_griffin_lim_iterations or self.griffin_lim_iterations
-        return self.griffin_lim_iterations != served
+        return self.griffin_lim_iterations != self.served_griffin_lim_iterations
 
     @property
     def family(self) -> str:
@@ -193,3 +190,10 @@ def load_source(model_dir: str) -> SourceModel:
     return SourceModel(
         saved_model_dir, loaded, voice, model, int(max_frames), iterations, momentum, iterations
     )
+
+
+def checked_rounds(iterations) -> int:
+    """Griffin-Lim rounds as an int, refused below 1."""
+    if int(iterations) < 1:
+        raise ValueError(f"griffin_lim_iterations must be at least 1, got {iterations}")
+    return int(iterations)
