@@ -12,7 +12,11 @@ import pytest
 import tensorflow as tf
 
 from models import registry
-from models.layers.tacotron2_blocks import ZoneoutLSTMCell
+from models.layers.tacotron2_blocks import (
+    DynamicConvolutionAttention,
+    ZoneoutLSTMCell,
+    beta_binomial_prior,
+)
 from models.tacotron2 import CONFIGS, Tacotron2, Tacotron2Config, alignment_score
 
 N_MELS = 80
@@ -237,7 +241,9 @@ def test_infer_respects_max_decoder_steps_when_gate_never_fires():
 def test_free_running_attention_moves_only_within_its_window(backward, forward):
     """Untrained attention jumps anywhere; with the window its peak starts in the first
     `forward` + 1 tokens and moves at most `backward` back and `forward` on per step."""
-    model = Tacotron2.from_preset("small", seed=0, max_decoder_steps=40)
+    model = Tacotron2.from_preset(
+        "small", seed=0, max_decoder_steps=40, attention="location", location_kernel_size=15
+    )
     model = _with_constant_gate(model, [-20.0] * model.model_config.reduction_factor)
     batch = _batch([24, 15], [60, 40], model.model_config.vocab_size)
     free = _numpy(model.infer(batch["token_ids"], batch["token_length"]))["alignment"]
@@ -261,6 +267,67 @@ def test_window_config_round_trips():
     assert (decoder.attention_window_backward, decoder.attention_window_forward) == (2, 4)
     config = decoder.get_config()
     assert (config["attention_window_backward"], config["attention_window_forward"]) == (2, 4)
+
+
+def test_beta_binomial_prior_is_the_papers():
+    prior = beta_binomial_prior(11, 0.1, 0.9)
+    assert prior.sum() == pytest.approx(1.0)
+    assert (prior * np.arange(11)).sum() == pytest.approx(1.0)  # mean n * alpha / (alpha + beta)
+    # Staying put is the likeliest move: P(0) = prod_i (beta + i) / (alpha + beta + i).
+    assert prior[0] == pytest.approx(np.prod([(0.9 + i) / (1.0 + i) for i in range(10)]))
+    assert np.all(np.diff(prior[:9]) < 0)
+
+
+def test_dynamic_convolution_attention_moves_forward_by_its_prior():
+    """With the learned energies silenced the weights are the prior shifted to where the
+    focus was (0 to prior_length - 1 tokens on, cut at the text's end and renormalised); at
+    initialisation the learned terms are too small to move it back or past the prior."""
+    rng = np.random.default_rng(0)
+    batch, tokens, real = 3, 30, np.array([30, 22, 12])
+    layer = DynamicConvolutionAttention(16, 4, 4, kernel_size=21, prior_length=11)
+    layer.build((None, 24), (None, None, 6))
+    previous = np.zeros((batch, tokens), "float32")
+    at = np.array([5, 14, 9])
+    previous[np.arange(batch), at] = 1.0
+    mask = np.arange(tokens)[None, :] < real[:, None]
+    query = rng.normal(0, 3.0, size=(batch, 24)).astype("float32")
+    memory = rng.normal(size=(batch, tokens, 6)).astype("float32")
+
+    def attend():
+        context, weights = layer(query, previous, previous, memory, memory, mask)
+        return np.asarray(context), np.asarray(weights)
+
+    context, weights = attend()
+    np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(context, np.einsum("bt,btm->bm", weights, memory), atol=1e-5)
+    for row in range(batch):
+        allowed = np.zeros(tokens, bool)
+        allowed[at[row] : min(at[row] + 11, real[row])] = True
+        assert weights[row, ~allowed].sum() < 1e-4, (row, weights[row].round(3))
+
+    layer.energy.kernel.assign(np.zeros(layer.energy.kernel.shape, "float32"))
+    _, weights = attend()
+    prior = beta_binomial_prior(11, 0.1, 0.9)
+    for row in range(batch):
+        moves = min(11, real[row] - at[row])
+        expected = np.full(tokens, 1e-6)  # the log floor: the learned terms can only overcome it
+        expected[at[row] : at[row] + moves] = np.maximum(prior[:moves], 1e-6)
+        expected[real[row] :] = 0.0
+        np.testing.assert_allclose(weights[row], expected / expected.sum(), rtol=1e-4, atol=1e-7)
+
+
+def test_dynamic_convolution_attention_config_round_trips_and_rejects_bad_sizes():
+    model = Tacotron2.from_preset(
+        "small", attention="dynamic_convolution", location_kernel_size=21, dynamic_filters=3
+    )
+    layer = model.decoder.attention
+    assert isinstance(layer, DynamicConvolutionAttention) and layer.dynamic_filters == 3
+    assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
+    assert model.decoder.get_config()["attention"] == "dynamic_convolution"
+    with pytest.raises(ValueError, match="prior_length"):
+        DynamicConvolutionAttention(8, 4, 4, kernel_size=15, prior_length=11)
+    with pytest.raises(ValueError, match="'location' or 'dynamic_convolution'"):
+        Tacotron2Config(attention="gmm")
 
 
 def test_zoneout_cell_and_always_on_prenet_dropout():
