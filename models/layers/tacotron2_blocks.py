@@ -17,6 +17,15 @@ def offset_seed(seed: int | None, offset: int) -> int | None:
     return None if seed is None else seed + offset
 
 
+def attend(energies, token_mask, memory, dtype):
+    """(context [B, M], weights [B, T]): softmax of the energies over the real tokens.
+
+    In float32 under mixed precision: in float16 -1e9 is -inf and small weights underflow."""
+    energies = ops.where(token_mask, ops.cast(energies, "float32"), NEG_INF)
+    weights = ops.cast(ops.softmax(energies, axis=-1), dtype)
+    return ops.einsum("bt,btm->bm", weights, memory), weights
+
+
 @keras.saving.register_keras_serializable(package="tts")
 class ZoneoutLSTMCell(keras.layers.Layer):
     """LSTM cell with zoneout (Krueger et al. 2017) on h and c.
@@ -192,11 +201,7 @@ class LocationSensitiveAttention(keras.layers.Layer):
         energies = self.energy(
             ops.tanh(self.query_layer(query)[:, None, :] + location + processed_memory)
         )[..., 0]
-        # float32 under mixed precision: in float16 -1e9 is -inf and small weights underflow.
-        energies = ops.where(token_mask, ops.cast(energies, "float32"), NEG_INF)
-        weights = ops.cast(ops.softmax(energies, axis=-1), self.compute_dtype)
-        context = ops.einsum("bt,btm->bm", weights, memory)
-        return context, weights
+        return attend(energies, token_mask, memory, self.compute_dtype)
 
     def get_config(self):
         return {
@@ -326,10 +331,7 @@ class DynamicConvolutionAttention(keras.layers.Layer):
         energies = ops.cast(self.energy(hidden)[..., 0], "float32") + ops.log(
             ops.maximum(prior, 1e-6)
         )
-        energies = ops.where(token_mask, energies, NEG_INF)
-        weights = ops.cast(ops.softmax(energies, axis=-1), self.compute_dtype)
-        context = ops.einsum("bt,btm->bm", weights, memory)
-        return context, weights
+        return attend(energies, token_mask, memory, self.compute_dtype)
 
     def get_config(self):
         return {
